@@ -1,0 +1,75 @@
+"""Check profiles: the bounds of the input space and the budgets of each engine.
+
+Bounds live here, never in model/. A profile is a complete set of settings; a partial override
+(``--set``) is laid over it, as CrossHair lays option sets over its defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Bounds:
+    max_segs: int  # kvec entries
+    max_seg_len: int  # bytes per entry
+    max_windows: int  # scripted ->sendmsg/->recvmsg calls before the network is unconstrained
+    max_room: int  # bytes of room per scripted call
+
+    def describe(self) -> str:
+        return (
+            f"<= {self.max_segs} segments of <= {self.max_seg_len} bytes, "
+            f"<= {self.max_windows} scripted calls of room <= {self.max_room}"
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    exhaustive: Bounds  # every input within these is run: the scope of CONFIRMED
+    crosshair: Bounds  # the larger scope CrossHair searches within its budget
+    crosshair_per_condition_timeout: float
+    crosshair_per_path_timeout: float
+    crosshair_enabled: bool = True
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "quick": Profile(
+        name="quick",
+        exhaustive=Bounds(max_segs=3, max_seg_len=2, max_windows=2, max_room=2),
+        crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=3, max_room=8),
+        crosshair_per_condition_timeout=4.0,
+        crosshair_per_path_timeout=1.0,
+    ),
+    "thorough": Profile(
+        name="thorough",
+        exhaustive=Bounds(max_segs=3, max_seg_len=3, max_windows=3, max_room=3),
+        crosshair=Bounds(max_segs=6, max_seg_len=16, max_windows=4, max_room=24),
+        crosshair_per_condition_timeout=30.0,
+        crosshair_per_path_timeout=2.0,
+    ),
+    # for tests: tiny bounds, no solver
+    "smoke": Profile(
+        name="smoke",
+        exhaustive=Bounds(max_segs=2, max_seg_len=2, max_windows=1, max_room=2),
+        crosshair=Bounds(max_segs=2, max_seg_len=2, max_windows=1, max_room=2),
+        crosshair_per_condition_timeout=1.0,
+        crosshair_per_path_timeout=0.5,
+        crosshair_enabled=False,
+    ),
+}
+
+
+class UnknownProfile(ValueError):
+    """The profile named on the command line does not exist; use one of PROFILES."""
+
+
+def get_profile(name: str, crosshair: bool | None = None) -> Profile:
+    try:
+        p = PROFILES[name]
+    except KeyError:
+        raise UnknownProfile(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}") from None
+    return p if crosshair is None else replace(p, crosshair_enabled=crosshair)

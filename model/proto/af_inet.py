@@ -1,0 +1,24 @@
+"""net/ipv4/af_inet.c (v3.18): inet_sendmsg/inet_recvmsg, the proto_ops glue to struct proto.
+
+Autobind and RPS flow recording are left out: the users' sockets are connected.
+"""
+
+from __future__ import annotations
+
+from model.net_h import proto_ops, socket
+from model.sock import proto
+from model.socket_h import AF_INET, MSG_DONTWAIT, msghdr
+
+
+def inet_sendmsg(k, iocb, sock: socket, msg: msghdr, size: int) -> int:
+    sk = sock.sk
+    return getattr(k, sk.sk_prot.sendmsg)(iocb, sk, msg, size)
+
+
+def inet_recvmsg(k, iocb, sock: socket, msg: msghdr, size: int, flags: int) -> int:
+    sk = sock.sk
+    return getattr(k, sk.sk_prot.recvmsg)(iocb, sk, msg, size, flags & MSG_DONTWAIT, flags & ~MSG_DONTWAIT)
+
+
+inet_stream_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg", sendpage="sock_no_sendpage")
+inet_dgram_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg", sendpage="sock_no_sendpage")
