@@ -23,7 +23,7 @@ class proto_ops:
     family: int
     sendmsg: str
     recvmsg: str
-    sendpage: str = "sock_no_sendpage"
+    sendpage: str = ""  # "" where the model has no ->sendpage for this family
 
 
 @dataclass(slots=True)

@@ -20,5 +20,6 @@ def inet_recvmsg(k, iocb, sock: socket, msg: msghdr, size: int, flags: int) -> i
     return getattr(k, sk.sk_prot.recvmsg)(iocb, sk, msg, size, flags & MSG_DONTWAIT, flags & ~MSG_DONTWAIT)
 
 
-inet_stream_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg", sendpage="sock_no_sendpage")
-inet_dgram_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg", sendpage="sock_no_sendpage")
+# ->sendpage (inet_sendpage -> tcp_sendpage) is not modelled: no modelled user sends pages.
+inet_stream_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg")
+inet_dgram_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg")

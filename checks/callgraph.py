@@ -1,0 +1,132 @@
+"""What a definition reaches: the static call graph through the composed kernel, and build errors.
+
+Model code calls kernel symbols as ``k.NAME``; protocols are reached through the ``proto_ops`` and
+``proto`` tables, whose fields name their methods. From the source of each function we read:
+
+* the ``k.NAME`` references: the edges of the call graph, and an "undefined reference" when
+  NAME is not in the image;
+* the attribute names it uses: one that was a field of a struct in an earlier kernel and is a
+  field of no struct now (``msg_iov`` after msghdr loses it) is the compiler's "has no member".
+
+A cell is built from what its user's entry reaches; a build error anywhere in that closure makes
+the cell ``DOES_NOT_BUILD``, naming the file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+from dataclasses import dataclass
+from functools import cache
+from types import FunctionType
+
+from model.kernel import Definition, KernelImage
+
+
+@dataclass(frozen=True)
+class Uses:
+    """What one function's source mentions."""
+
+    symbols: tuple[tuple[str, int], ...]  # (k.NAME, line)
+    attributes: tuple[tuple[str, int], ...]  # (.attr, line)
+    strings: tuple[str, ...]  # string constants (ops tables name their methods with these)
+
+
+@cache
+def function_uses(fn: FunctionType) -> Uses:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        first = inspect.getsourcelines(fn)[1]
+    except (OSError, TypeError):
+        return Uses((), (), ())
+    tree = ast.parse(source)
+    symbols, attributes, strings = [], [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            line = first + node.lineno - 1
+            if isinstance(node.value, ast.Name) and node.value.id == "k":
+                symbols.append((node.attr, line))
+            else:
+                attributes.append((node.attr, line))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.append(node.value)
+    return Uses(tuple(symbols), tuple(attributes), tuple(strings))
+
+
+def struct_fields(image: KernelImage) -> dict[str, frozenset[str]]:
+    return {
+        name: frozenset(f.name for f in dataclasses.fields(d.obj))
+        for name, d in image.definitions.items()
+        if d.kind == "struct" and dataclasses.is_dataclass(d.obj)
+    }
+
+
+def table_targets(d: Definition) -> tuple[str, ...]:
+    """The method names an ops table (a ``const struct`` of strings) points at."""
+    if d.kind != "constant" or not dataclasses.is_dataclass(d.obj):
+        return ()
+    values = (getattr(d.obj, f.name) for f in dataclasses.fields(d.obj) if f.name != "name")
+    return tuple(v for v in values if isinstance(v, str) and v)
+
+
+def edges(image: KernelImage, d: Definition) -> set[str]:
+    if isinstance(d.obj, FunctionType):
+        return {name for name, _ in function_uses(d.obj).symbols if name in image}
+    return {name for name in table_targets(d) if name in image}
+
+
+def reachable(image: KernelImage, roots: set[str], extra_functions: tuple[FunctionType, ...] = ()) -> set[str]:
+    """Every symbol reachable from ``roots`` and from the ``k.NAME`` uses of ``extra_functions``
+    (the checker-side callers, which are not kernel symbols)."""
+    todo = set(roots)
+    for fn in extra_functions:
+        todo |= {name for name, _ in function_uses(fn).symbols}
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in image:
+            continue
+        seen.add(name)
+        todo |= edges(image, image.definitions[name]) - seen
+    return seen
+
+
+@dataclass(frozen=True)
+class BuildError:
+    symbol: str  # the definition with the error
+    where: str  # file:line
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message} (in {self.symbol})"
+
+
+def build_errors(
+    image: KernelImage, names: set[str], removed_fields: frozenset[str], extra_functions: tuple = ()
+) -> list[BuildError]:
+    """Undefined references and uses of removed struct fields among ``names``' definitions."""
+    live_fields = frozenset().union(*struct_fields(image).values()) if image.definitions else frozenset()
+    gone = removed_fields - live_fields
+    errors: list[BuildError] = []
+    functions = [(n, image.definitions[n].obj) for n in sorted(names) if n in image]
+    functions += [(fn.__name__, fn) for fn in extra_functions]
+    for name, obj in functions:
+        if not isinstance(obj, FunctionType):
+            continue
+        uses = function_uses(obj)
+        pyfile = inspect.getsourcefile(obj) or "?"
+        for sym, line in uses.symbols:
+            if sym not in image and sym not in ("mem", "addr_limit", "image", "world"):
+                errors.append(BuildError(name, f"{pyfile}:{line}", f"undefined reference to '{sym}'"))
+        for attr, line in uses.attributes:
+            if attr in gone:
+                errors.append(BuildError(name, f"{pyfile}:{line}", f"struct has no member named '{attr}'"))
+    for n in sorted(names):
+        d = image.definitions.get(n)
+        if d is not None:
+            for target in table_targets(d):
+                if target not in image:
+                    errors.append(BuildError(n, f"{d.pyfile}:{d.line}", f"undefined reference to '{target}'"))
+    return errors

@@ -1,0 +1,114 @@
+"""One cell: does it build, then does the user still get what it relies on.
+
+The engines run in order of cost: the bounded exhaustive search (the only source of CONFIRMED),
+a sabotaged run that must fail (else the harness could not have failed: UNKNOWN), then CrossHair
+over a larger scope. Every counterexample is replayed concretely before it is called BROKEN.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from checks import exhaustive
+from checks.callgraph import build_errors, reachable
+from checks.harness import PROTOCOLS, CellInput, run_cell
+from checks.profiles import Profile
+from checks.verdicts import CellVerdict, Counterexample, EngineRun, Status
+from model.kernel import DoesNotBuild, KernelImage
+from model.socket import _PROTOSW
+from model.users import User
+from model.vmlinux import USER_MODULES, linked_modules
+
+SABOTAGE = "repeat"
+
+
+@cache
+def all_users() -> dict[str, User]:
+    users: dict[str, User] = {}
+    for name in linked_modules():
+        if name in USER_MODULES:
+            for u in importlib.import_module(name).USERS:
+                users[u.name] = u
+    return users
+
+
+def protocol_roots(proto: str) -> set[str]:
+    return {"sock_create_kern", "kvec", *_PROTOSW[PROTOCOLS[proto]]}
+
+
+@dataclass(frozen=True)
+class CellTask:
+    series: str  # how the replay command names the series: its name under series/, else its path
+    series_path: str
+    step: str
+    user: str
+    protocol: str
+
+
+def reach(image: KernelImage, user: User, proto: str) -> set[str]:
+    return reachable(image, protocol_roots(proto), (user.entry,))
+
+
+def replay_command(task: CellTask, inp: CellInput) -> str:
+    import json
+
+    return (f"seriescheck replay {shlex.quote(task.series)} {task.step} {task.user} {task.protocol} "
+            f"--input {shlex.quote(json.dumps(inp.to_json(), separators=(',', ':')))}")
+
+
+def check_cell(task: CellTask, image: KernelImage, removed_fields: frozenset[str], profile: Profile) -> CellVerdict:
+    t0 = time.perf_counter()
+    user = all_users()[task.user]
+
+    def verdict(status: Status, evidence: str, engines=(), cex=None, replay=None) -> CellVerdict:
+        return CellVerdict(task.step, task.user, task.protocol, status, evidence,
+                           round(time.perf_counter() - t0, 3), cex, replay, tuple(engines))
+
+    errors = build_errors(image, reach(image, user, task.protocol), removed_fields, (user.entry,))
+    if errors:
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return verdict(Status.DOES_NOT_BUILD, f"{errors[0]}{more}")
+    try:
+        return _run_engines(task, image, user, profile, verdict)
+    except DoesNotBuild as e:
+        return verdict(Status.DOES_NOT_BUILD, f"at run time: {e}")
+
+
+def _run_engines(task, image, user, profile, verdict) -> CellVerdict:
+    ex = exhaustive.search(image, user, task.protocol, profile.exhaustive)
+    if ex.status == Status.BROKEN:
+        return _broken(task, image, user, ex, verdict, [ex])
+    if ex.status != Status.CONFIRMED:
+        return verdict(Status.UNKNOWN, f"exhaustive search: {ex.detail}", [ex])
+    sab = exhaustive.search(image, user, task.protocol, profile.exhaustive, sabotage=SABOTAGE)
+    sab = EngineRun("exhaustive-sabotaged", sab.status, sab.explored, sab.seconds, sab.detail,
+                    sab.counterexample, sab.seconds_to_counterexample)
+    engines = [ex, sab]
+    if sab.status != Status.BROKEN:
+        return verdict(Status.UNKNOWN, "vacuous: a wire that repeats a byte was not caught within the bounds", engines)
+    evidence = f"all {ex.explored} inputs with {profile.exhaustive.describe()} hold"
+    if profile.crosshair_enabled:
+        from checks import crosshair_engine
+
+        ch = crosshair_engine.search(image, user, task.protocol, profile.crosshair, profile)
+        engines.append(ch)
+        if ch.status == Status.BROKEN:
+            return _broken(task, image, user, ch, verdict, engines)
+        evidence += f"; crosshair ({profile.crosshair.describe()}): {ch.status.name} {ch.detail}"
+    return verdict(Status.CONFIRMED, evidence, engines)
+
+
+def _broken(task, image, user, run: EngineRun, verdict, engines) -> CellVerdict:
+    """Replay the engine's counterexample concretely, in a fresh kernel, before believing it."""
+    inp = CellInput.from_json(run.counterexample)
+    obs = run_cell(image, user, task.protocol, inp)
+    if obs.holds:
+        return verdict(Status.UNKNOWN, f"{run.engine} counterexample did not reproduce on replay: {inp.describe()}",
+                       engines)
+    cex = Counterexample(inp.to_json(), inp.describe(), obs.failure, obs.rc, repr(obs.got), repr(obs.expected),
+                         run.engine)
+    return verdict(Status.BROKEN, obs.failure, engines, cex, replay_command(task, inp))

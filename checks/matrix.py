@@ -1,0 +1,146 @@
+"""The check matrix of a series: every (step, user, protocol) cell, run in parallel, then judged
+against the series' manifest. A matrix with no steps, no users or no cells is an error."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from checks.cell import CellTask, all_users, check_cell
+from checks.harness import PROTOCOLS
+from checks.profiles import Profile
+from checks.series import SERIES_ROOT, Composed, Series, SeriesError, compose, load_series
+from checks.verdicts import CellVerdict, Status
+
+HOLDS = (Status.CONFIRMED, Status.NOT_REFUTED)
+FAILS = (Status.BROKEN, Status.DOES_NOT_BUILD)
+
+
+@dataclass(frozen=True)
+class Regression:
+    user: str
+    protocol: str
+    before: str  # step id where it held
+    after: str  # step id where it broke
+    status: Status
+    expected: bool  # listed in the manifest
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    step: str
+    user: str
+    protocol: str
+    expected: str
+    got: str
+    claim: str = ""
+
+
+@dataclass
+class SeriesResult:
+    series: Series
+    cells: list[CellVerdict] = field(default_factory=list)
+    regressions: list[Regression] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def expected_met(self) -> bool:
+        return not self.mismatches
+
+    @property
+    def unknown(self) -> list[CellVerdict]:
+        return [c for c in self.cells if c.status == Status.UNKNOWN]
+
+
+def cell_tasks(series: Series, users: list[str] | None = None, protocols: list[str] | None = None,
+               steps: list[str] | None = None) -> list[CellTask]:
+    registry = all_users()
+    chosen = users or list(series.users or registry)
+    for u in chosen:
+        if u not in registry:
+            raise SeriesError(f"unknown user {u!r}; known users: {', '.join(sorted(registry))}")
+    for p in protocols or ():
+        if p not in PROTOCOLS:
+            raise SeriesError(f"unknown protocol {p!r}; known protocols: {', '.join(PROTOCOLS)}")
+    step_ids = [series.step(s).id for s in steps] if steps else [s.id for s in series.steps]
+    ref = series.name if series.path.resolve() == (SERIES_ROOT / series.name).resolve() else str(series.path)
+    tasks = [
+        CellTask(ref, str(series.path), sid, u, p)
+        for sid in step_ids
+        for u in chosen
+        for p in registry[u].protocols
+        if not protocols or p in protocols
+    ]
+    if not tasks:
+        raise SeriesError(f"{series.path}: the check matrix is empty (no step, user or protocol selected)")
+    return tasks
+
+
+# Worker side: each process composes a series once and keeps it.
+_COMPOSED: dict[str, Composed] = {}
+
+
+def _composed(path: str) -> Composed:
+    if path not in _COMPOSED:
+        _COMPOSED[path] = compose(load_series(path))
+    return _COMPOSED[path]
+
+
+def _run_task(args: tuple[CellTask, Profile]) -> CellVerdict:
+    task, profile = args
+    c = _composed(task.series_path)
+    return check_cell(task, c.images[task.step], c.removed_fields[task.step], profile)
+
+
+def run_tasks(tasks: list[CellTask], profile: Profile, jobs: int | None = None,
+              progress: Callable[[CellVerdict], None] | None = None) -> list[CellVerdict]:
+    """Run cells on ``jobs`` worker processes (default: one per core); results in task order."""
+    jobs = jobs or os.cpu_count() or 1
+    results: list[CellVerdict] = []
+    if jobs == 1 or len(tasks) == 1:
+        for t in tasks:
+            results.append(_run_task((t, profile)))
+            if progress:
+                progress(results[-1])
+        return results
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        for v in pool.map(_run_task, [(t, profile) for t in tasks]):
+            results.append(v)
+            if progress:
+                progress(v)
+    return results
+
+
+def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
+    """Regressions between consecutive steps, and every disagreement with the manifest."""
+    result = SeriesResult(series, cells)
+    by_key = {c.key: c for c in cells}
+    order = [s.id for s in series.steps]
+    expected = {(series.step(e.step).id, e.user, e.protocol): e for e in series.expected}
+    for c in cells:
+        i = order.index(c.step)
+        prev = by_key.get((order[i - 1], c.user, c.protocol)) if i else None
+        if prev and prev.status in HOLDS and c.status in FAILS:
+            result.regressions.append(Regression(c.user, c.protocol, prev.step, c.step, c.status, c.key in expected))
+        e = expected.get(c.key)
+        if e is not None and c.status != e.status:
+            result.mismatches.append(Mismatch(c.step, c.user, c.protocol, e.status.name, c.status.name, e.claim))
+        elif e is None and c.status in FAILS:
+            result.mismatches.append(Mismatch(c.step, c.user, c.protocol, "holds", c.status.name))
+    checked = {c.key for c in cells}
+    pairs = {(c.user, c.protocol) for c in cells}
+    for key, e in expected.items():
+        if key not in checked and (key[1], key[2]) in pairs:
+            result.mismatches.append(Mismatch(*key, e.status.name, "not checked (no such cell)", e.claim))
+    return result
+
+
+def verify_series(series: Series, profile: Profile, jobs: int | None = None, progress=None,
+                  users: list[str] | None = None, protocols: list[str] | None = None) -> SeriesResult:
+    compose(series)  # composition errors surface here, before any worker starts
+    tasks = cell_tasks(series, users, protocols)
+    return judge(series, run_tasks(tasks, profile, jobs, progress))

@@ -1,0 +1,265 @@
+"""A patch series on disk, composed step by step into kernel images.
+
+A series is a directory::
+
+    series/<name>/series.toml   name, description, base, the order of the steps, and the
+                                manifest of every cell expected not to hold (with its claim)
+    series/<name>/sNN_*.py      one module per patch: its docstring is the commit message, STEP
+                                its record, and its public names the definitions it adds or replaces
+
+The kernel at step N is step N-1 with step N laid over it. Composition validates at once:
+replacing a symbol that does not exist, adding one that does, or removing one that is not there
+is a ``SeriesError`` naming the file and line. Uses of a removed symbol or struct field are not
+errors of the series: they make the cells that reach them ``DOES_NOT_BUILD``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from checks.callgraph import struct_fields
+from checks.verdicts import Status
+from model.kernel import Definition, DoesNotBuild, KernelImage, module_definitions
+from model.vmlinux import BASE_VERSION, base_image
+
+SERIES_ROOT = Path(__file__).resolve().parent.parent / "series"
+
+
+class SeriesError(Exception):
+    """A series cannot be loaded as written. The message names the file and what to change."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """The record of one patch, written in its step file as ``STEP = Step(...)``."""
+
+    subject: str
+    upstream: str | None = None  # commit id
+    upstream_verified: bool = False  # True only when the id was confirmed in a source
+    depends: tuple[str, ...] = ()  # step ids that must come before this one
+    adds: tuple[str, ...] = ()  # new symbols; every other definition in the file replaces one
+    removes: tuple[str, ...] = ()  # symbols this patch deletes
+    intends: tuple[str, ...] = ()  # interface changes in words ("the caller's kvec is no longer consumed")
+    kernel: str | None = None  # the release it went into, where known
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    id: str  # file stem, e.g. "s04_put_iov_iter_into_msghdr"; the base kernel is "v3.18"
+    record: Step
+    path: Path | None
+    definitions: dict[str, Definition]  # what this step defines (empty for the base)
+
+    @property
+    def short(self) -> str:
+        return self.id.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    step: str
+    user: str
+    protocol: str
+    status: Status
+    claim: str
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    path: Path
+    description: str
+    steps: tuple[StepInfo, ...]  # the base first
+    expected: tuple[Expectation, ...] = ()
+    users: tuple[str, ...] | None = None  # restrict to these users (None: all)
+
+    def step(self, ref: str) -> StepInfo:
+        for s in self.steps:
+            if ref in (s.id, s.short):
+                return s
+        raise SeriesError(f"{self.path / 'series.toml'}: no step {ref!r} in series {self.name!r}; "
+                          f"steps are {', '.join(s.short for s in self.steps)}")
+
+
+@dataclass
+class Composed:
+    """The image after each step, and the struct fields each step took away."""
+
+    images: dict[str, KernelImage] = field(default_factory=dict)
+    removed_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+_STEP_FILE = re.compile(r"^s\d+[a-z]?_[A-Za-z0-9_]+$")
+
+
+def find_series(ref: str) -> Path:
+    """A series by name under series/, or by path."""
+    p = Path(ref)
+    if (p / "series.toml").is_file():
+        return p
+    q = SERIES_ROOT / ref
+    if (q / "series.toml").is_file():
+        return q
+    known = ", ".join(sorted(x.name for x in SERIES_ROOT.iterdir() if (x / "series.toml").is_file()))
+    raise SeriesError(f"{ref}: no such series (no {ref}/series.toml); known series: {known}")
+
+
+def all_series() -> list[Path]:
+    return sorted(x for x in SERIES_ROOT.iterdir() if (x / "series.toml").is_file())
+
+
+def load_series(ref: str) -> Series:
+    path = find_series(ref)
+    manifest = path / "series.toml"
+    try:
+        meta = tomllib.loads(manifest.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SeriesError(f"{manifest}: not valid TOML ({e}); fix the file") from e
+    name = _field(meta, "name", str, manifest)
+    base = meta.get("base", BASE_VERSION)
+    if base != BASE_VERSION:
+        raise SeriesError(f"{manifest}: base {base!r} is not a known kernel; use {BASE_VERSION!r}")
+    order = _field(meta, "order", list, manifest)
+    base_step = StepInfo(BASE_VERSION, Step(subject=f"Linux {BASE_VERSION}", kernel=BASE_VERSION), None, {})
+    steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
+    _check_order(steps, manifest)
+    expected = tuple(_expectation(e, manifest, steps) for e in meta.get("expected", []))
+    users = tuple(meta["users"]) if "users" in meta else None
+    return Series(name, path, meta.get("description", ""), tuple(steps), expected, users)
+
+
+def _field(meta: dict, key: str, typ: type, manifest: Path):
+    if key not in meta:
+        raise SeriesError(f"{manifest}: missing required key {key!r}")
+    if not isinstance(meta[key], typ):
+        raise SeriesError(f"{manifest}: {key!r} must be a {typ.__name__}, got {type(meta[key]).__name__}")
+    return meta[key]
+
+
+def _load_step(path: Path, series_name: str, sid: str, manifest: Path) -> StepInfo:
+    if not isinstance(sid, str) or not _STEP_FILE.match(sid):
+        raise SeriesError(f"{manifest}: order entry {sid!r} is not a step file stem like 's01_subject'")
+    file = path / f"{sid}.py"
+    if not file.is_file():
+        raise SeriesError(f"{manifest}: order names {sid!r} but {file} does not exist")
+    module = _import_step(file, series_name, sid)
+    record = getattr(module, "STEP", None)
+    if not isinstance(record, Step):
+        raise SeriesError(f"{file}: no STEP = Step(subject=...) record")
+    if not (module.__doc__ or "").strip():
+        raise SeriesError(f"{file}: the module docstring is the commit message; it is empty")
+    try:
+        defs = module_definitions(module, sid)
+    except DoesNotBuild as e:
+        raise SeriesError(str(e)) from e
+    return StepInfo(sid, record, file, defs)
+
+
+def _import_step(file: Path, series_name: str, sid: str) -> ModuleType:
+    modname = f"seriescheck_steps.{re.sub(r'[^A-Za-z0-9_]', '_', series_name)}.{sid}"
+    if modname in sys.modules and getattr(sys.modules[modname], "__file__", None) == str(file):
+        return sys.modules[modname]
+    spec = importlib.util.spec_from_file_location(modname, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[modname]
+        line = _error_line(e, file)
+        raise SeriesError(f"{file}{line}: cannot load step: {type(e).__name__}: {e}") from e
+    return module
+
+
+def _error_line(e: BaseException, file: Path) -> str:
+    if isinstance(e, SyntaxError) and e.lineno:
+        return f":{e.lineno}"
+    tb, line = e.__traceback__, ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(file):
+            line = f":{tb.tb_lineno}"
+        tb = tb.tb_next
+    return line
+
+
+def _check_order(steps: list[StepInfo], manifest: Path) -> None:
+    ids = {s.id: i for i, s in enumerate(steps)}
+    shorts = {s.short: i for i, s in enumerate(steps)}
+    for i, s in enumerate(steps):
+        for dep in s.record.depends:
+            j = ids.get(dep, shorts.get(dep))
+            if j is None:
+                raise SeriesError(f"{s.path}: depends on unknown step {dep!r}")
+            if j >= i:
+                raise SeriesError(f"{manifest}: {s.id} depends on {dep} but comes before it in 'order'")
+
+
+def _expectation(e: dict, manifest: Path, steps: list[StepInfo]) -> Expectation:
+    try:
+        status = Status[e["status"]]
+        exp = Expectation(e["step"], e["user"], e["protocol"], status, e.get("claim", ""))
+    except KeyError as err:
+        raise SeriesError(f"{manifest}: an [[expected]] entry lacks or misnames {err}; "
+                          f"it needs step, user, protocol, status (one of {', '.join(s.name for s in Status)})") from None
+    if exp.step not in {s.id for s in steps} | {s.short for s in steps}:
+        raise SeriesError(f"{manifest}: [[expected]] names unknown step {exp.step!r}")
+    return exp
+
+
+# --- composition ------------------------------------------------------------------------------
+
+def overlay(prev: KernelImage, step: StepInfo) -> KernelImage:
+    """Lay one step over the image before it; a definition that does not fit is a SeriesError."""
+    defs = dict(prev.definitions)
+    rec = step.record
+    for name in rec.adds:
+        if name in prev:
+            raise SeriesError(f"{step.path}: STEP.adds {name!r}, which already exists "
+                              f"({prev.definitions[name].pyfile}); define it without listing it in adds to replace it")
+        if name not in step.definitions:
+            raise SeriesError(f"{step.path}: STEP.adds {name!r} but the file does not define it")
+    for name, d in step.definitions.items():
+        if name not in rec.adds and name not in prev:
+            raise SeriesError(f"{d.pyfile}:{d.line}: replaces {name!r}, which does not exist before this step; "
+                              f"list it in STEP.adds if the patch introduces it")
+        defs[name] = d
+    for name in rec.removes:
+        if name not in defs:
+            raise SeriesError(f"{step.path}: STEP.removes {name!r}, which does not exist before this step")
+        if name in step.definitions:
+            raise SeriesError(f"{step.path}: {name!r} is both defined and removed")
+        del defs[name]
+    return KernelImage(step.id, defs)
+
+
+def compose(series: Series, order: tuple[str, ...] | None = None) -> Composed:
+    """The image after each step of ``order`` (default: the series' own), base first."""
+    steps = series.steps if order is None else (series.steps[0], *[series.step(s) for s in order])
+    out = Composed()
+    image = base_image()
+    out.images[steps[0].id] = image
+    out.removed_fields[steps[0].id] = frozenset()
+    all_fields: set[str] = set().union(*struct_fields(image).values())
+    for step in steps[1:]:
+        image = overlay(image, step)
+        now = set().union(*struct_fields(image).values())
+        all_fields |= now
+        out.images[step.id] = image
+        out.removed_fields[step.id] = frozenset(all_fields - now)
+    return out
+
+
+def struct_diff(before: KernelImage, after: KernelImage) -> dict[str, tuple[frozenset, frozenset]]:
+    """Per struct the step changed: (fields removed, fields added)."""
+    b, a = struct_fields(before), struct_fields(after)
+    return {n: (b[n] - a.get(n, frozenset()), a.get(n, frozenset()) - b[n])
+            for n in b if n in a and a[n] != b[n]}
+

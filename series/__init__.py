@@ -1,0 +1,1 @@
+"""Patch series as versioned models: one directory per series, one module per patch."""
