@@ -160,6 +160,7 @@ def _load_step(path: Path, series_name: str, sid: str, manifest: Path) -> StepIn
         defs = module_definitions(module, sid)
     except DoesNotBuild as e:
         raise SeriesError(str(e)) from e
+    defs.pop("STEP", None)
     return StepInfo(sid, record, file, defs)
 
 
