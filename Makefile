@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 verify: $(STAMP)
-	$(BIN)/seriescheck verify
+	$(BIN)/seriescheck verify --json verify.json
+	$(BIN)/seriescheck relies
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2

@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", required=True, help='JSON, e.g. {"segs":[2],"script":[[1,"signal"]]}')
     r.set_defaults(func=cmd_replay)
 
+    rel = sub.add_parser("relies", help="what each user relies on: run it over abstract send/receive paths")
+    rel.add_argument("--user", action="append", help="only this user (repeatable)")
+    _profile_args(rel)
+    rel.set_defaults(func=cmd_relies)
+
     lst = sub.add_parser("list", help="list the series, users and protocols")
     lst.set_defaults(func=cmd_list)
     return p
@@ -123,4 +128,14 @@ def cmd_list(args) -> int:
         print(f"series {s.name}: {', '.join(x.id for x in s.steps)}")
     for u in sorted(all_users().values(), key=lambda u: u.name):
         print(f"user {u.name} ({u.kfile}, {u.direction}) over {', '.join(u.protocols)}")
+    return EXIT_OK
+
+
+def cmd_relies(args) -> int:
+    from checks.relies import relies_table, render
+
+    profile = get_profile(args.profile, crosshair=False)
+    rows = relies_table(profile, args.user, args.jobs)
+    print(f"what each user relies on (exhaustive over {profile.exhaustive.describe()}, TCP waits and errors)")
+    print(render(rows))
     return EXIT_OK

@@ -5,7 +5,9 @@ This is the contract every user relies on, stated once:
 * send: if the caller reports success, each byte of the message reached the peer exactly once
   and in order; if it reports an error, what reached the peer is a prefix of the message;
 * receive: the bytes taken off the socket are in the caller's buffer at their place, in order,
-  and success means all of them arrived.
+  and success means all of them arrived;
+* either way, when the network never makes the socket wait (no scripted window), a non-empty
+  transfer succeeds: a user that fails safely on every input has not kept its contract.
 
 Message bytes are distinct (``abc...``), so a resent or skipped byte cannot hide behind an equal
 one. Segments are separate kernel allocations, so reading past one is an Oops, not a silent read.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.errno import errname
 from model.in_h import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from model.kernel import DoesNotBuild, Kernel, KernelImage, Oops
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM
@@ -113,7 +116,8 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
         rc = user.entry(k, sock, vec, len(inp.segs), total, inp.mode)
     except (Oops, Stalled) as e:
         kind = "oops" if isinstance(e, Oops) else "livelock"
-        return Observation(None, message, bytes(peer.wire), peer.consumed, f"{kind}: {e}")
+        seen = f"wire has {bytes(peer.wire)!r}" if user.direction == SEND else f"{peer.consumed} bytes received"
+        return Observation(None, message, bytes(peer.wire), peer.consumed, f"{kind}: {e}; {seen}")
     except AttributeError as e:
         # a slots struct without the field, or a kernel without the symbol: "does not build"
         raise DoesNotBuild(str(e), _model_frame(e)) from e
@@ -125,9 +129,15 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
         return Observation(None, message, bytes(peer.wire), peer.consumed, f"caller returned {rc!r}, not an int")
     if user.direction == SEND:
         got = _sabotaged(bytes(peer.wire), sabotage)
-        return Observation(rc, message, got, len(got), _judge_send(rc, message, got))
-    got = _sabotaged(b"".join(k.mem.read(p, n) for p, n in bufs), sabotage)
-    return Observation(rc, message, got, peer.consumed, _judge_recv(rc, message, got, peer.consumed))
+        failure = _judge_send(rc, message, got)
+        consumed = len(got)
+    else:
+        got = _sabotaged(b"".join(k.mem.read(p, n) for p, n in bufs), sabotage)
+        failure = _judge_recv(rc, message, got, peer.consumed)
+        consumed = peer.consumed
+    if failure is None and rc < 0 and total and not inp.script:
+        failure = f"failed ({errname(rc)}) although the network never made the socket wait"
+    return Observation(rc, message, got, consumed, failure)
 
 
 class ModelError(Exception):
@@ -149,7 +159,7 @@ def _judge_send(rc: int, message: bytes, wire: bytes) -> str | None:
     if rc >= 0 and wire != message:
         return f"reported success ({rc}) but wire has {wire!r}, expected {message!r}"
     if rc < 0 and not message.startswith(wire):
-        return f"reported error ({rc}) but wire has {wire!r}, not a prefix of {message!r}"
+        return f"reported error ({errname(rc)}) but wire has {wire!r}, not a prefix of {message!r}"
     return None
 
 
