@@ -36,7 +36,8 @@ BEHAVIOURS = (
     Behaviour("bounded", "send", False, True, "send path leaves the kvec alone, sends at most size bytes"),
     Behaviour("consumes+bounded", "send", True, True, "send path consumes the kvec, sends at most size bytes"),
     Behaviour("consumes", "recv", True, False, "receive path consumes the kvec as it fills it (3.18 TCP)"),
-    Behaviour("leaves", "recv", False, False, "receive path fills from the kvec's start each call (3.19 kernel_recvmsg)"),
+    Behaviour("leaves", "recv", False, False,
+              "receive path fills from the kvec's start each call (3.19 kernel_recvmsg)"),
 )
 
 

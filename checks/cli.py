@@ -108,7 +108,8 @@ def cmd_replay(args) -> int:
     try:
         inp = CellInput.from_json(json.loads(args.input))
     except (ValueError, KeyError, TypeError) as e:
-        raise BadInput(f"--input is not a cell input ({e}); give e.g. '{{\"segs\":[2],\"script\":[[1,\"signal\"]]}}'") from e
+        example = '{"segs":[2],"script":[[1,"signal"]]}'
+        raise BadInput(f"--input is not a cell input ({e}); give e.g. '{example}'") from e
     image = compose(series).images[step.id]
     obs = run_cell(image, users[args.user], args.protocol, inp)
     print(f"{step.id} {args.user}/{args.protocol}: {inp.describe()}")

@@ -15,7 +15,7 @@ from checks.profiles import Bounds
 from checks.verdicts import EngineRun, Status
 from model.kernel import KernelImage
 from model.users import SEND, User
-from model.world import WAIT_EOF, WAIT_ENDINGS
+from model.world import WAIT_ENDINGS, WAIT_EOF
 
 
 def wait_endings(user: User) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ PROTOCOLS: dict[str, tuple[int, int, int]] = {
 }
 
 ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+NEXT_MESSAGE = b"!#$%"  # what the peer sends after our message: a reader must not take it
 UNFILLED = ord(".")
 
 SABOTAGES = ("repeat", "drop")
@@ -107,7 +108,7 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
     total = sum(inp.segs)
     message = message_bytes(total)
     script = tuple(Window(r, t) for r, t in inp.script)
-    peer = Peer(script=script, incoming=message if user.direction == RECV else b"")
+    peer = Peer(script=script, incoming=message + NEXT_MESSAGE if user.direction == RECV else b"")
     sock = k.sock_create_kern(*PROTOCOLS[proto], peer)
     if isinstance(sock, int):
         raise DoesNotBuild(f"no socket for protocol {proto!r} in this kernel (sock_create_kern: {sock})")
@@ -164,6 +165,8 @@ def _judge_send(rc: int, message: bytes, wire: bytes) -> str | None:
 
 
 def _judge_recv(rc: int, message: bytes, buf: bytes, consumed: int) -> str | None:
+    if consumed > len(message):
+        return f"took {consumed} bytes off the socket for a {len(message)}-byte message: the next one is cut"
     if buf[:consumed] != message[:consumed]:
         return f"took {consumed} bytes off the socket but buffer holds {buf!r}, expected {message[:consumed]!r} first"
     if rc >= 0 and (consumed != len(message) or buf != message):

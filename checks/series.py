@@ -133,6 +133,7 @@ def load_series(ref: str) -> Series:
     _check_order(steps, manifest)
     expected = tuple(_expectation(e, manifest, steps) for e in meta.get("expected", []))
     users = tuple(meta["users"]) if "users" in meta else None
+    _check_users(manifest, [e.user for e in expected] + list(users or ()))
     return Series(name, path, meta.get("description", ""), tuple(steps), expected, users)
 
 
@@ -203,13 +204,23 @@ def _check_order(steps: list[StepInfo], manifest: Path) -> None:
                 raise SeriesError(f"{manifest}: {s.id} depends on {dep} but comes before it in 'order'")
 
 
+def _check_users(manifest: Path, names: list[str]) -> None:
+    from checks.cell import all_users  # the user registry imports the model; load it only here
+
+    known = all_users()
+    for name in names:
+        if name not in known:
+            raise SeriesError(f"{manifest}: names unknown user {name!r}; known users: {', '.join(sorted(known))}")
+
+
 def _expectation(e: dict, manifest: Path, steps: list[StepInfo]) -> Expectation:
     try:
         status = Status[e["status"]]
         exp = Expectation(e["step"], e["user"], e["protocol"], status, e.get("claim", ""))
     except KeyError as err:
+        statuses = ", ".join(s.name for s in Status)
         raise SeriesError(f"{manifest}: an [[expected]] entry lacks or misnames {err}; "
-                          f"it needs step, user, protocol, status (one of {', '.join(s.name for s in Status)})") from None
+                          f"it needs step, user, protocol, status (one of {statuses})") from None
     if exp.step not in {s.id for s in steps} | {s.short for s in steps}:
         raise SeriesError(f"{manifest}: [[expected]] names unknown step {exp.step!r}")
     return exp
@@ -224,7 +235,7 @@ def overlay(prev: KernelImage, step: StepInfo) -> KernelImage:
     for name in rec.adds:
         if name in prev:
             raise SeriesError(f"{step.path}: STEP.adds {name!r}, which already exists "
-                              f"({prev.definitions[name].pyfile}); define it without listing it in adds to replace it")
+                              f"({prev.definitions[name].pyfile}); to replace it, leave it out of adds")
         if name not in step.definitions:
             raise SeriesError(f"{step.path}: STEP.adds {name!r} but the file does not define it")
     for name, d in step.definitions.items():

@@ -6,7 +6,6 @@ Autobind and RPS flow recording are left out: the users' sockets are connected.
 from __future__ import annotations
 
 from model.net_h import proto_ops, socket
-from model.sock import proto
 from model.socket_h import AF_INET, MSG_DONTWAIT, msghdr
 
 

@@ -20,8 +20,8 @@ Cc: stable@vger.kernel.org # v3.1+
 Signed-off-by: Nicholas Bellinger
 """
 
-from model.errno import EPIPE
 from checks.series import Step
+from model.errno import EPIPE
 
 STEP = Step(
     subject="iscsi-target: Fail connection on short sendmsg writes",
