@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from model.errno import EAGAIN, EFAULT, EPIPE
 from model.kernel import KernelImage
-from model.sock import RCV_SHUTDOWN, SEND_SHUTDOWN, proto
+from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SEND_SHUTDOWN, proto
 from model.socket_h import MSG_DONTWAIT, MSG_WAITALL
-from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL
+from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ def _recvmsg(k, sk, msg, len: int, nonblock: int, flags: int, consumes: bool) ->
             if not timeo:
                 return -EAGAIN
         then = sk.window.then
+        if then == WAIT_TIMEOUT and timeo != MAX_SCHEDULE_TIMEOUT:
+            return copied if copied else -EAGAIN
         if then == WAIT_SIGNAL:
             return copied if copied else k.sock_intr_errno(timeo)
         if then == WAIT_ERROR:

@@ -7,10 +7,10 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from checks.cell import CellTask, all_users, check_cell
-from checks.harness import PROTOCOLS
+from checks.harness import PROTOCOLS, CellInput, run_cell
 from checks.profiles import Profile
 from checks.series import SERIES_ROOT, Composed, Series, SeriesError, compose, load_series
 from checks.verdicts import CellVerdict, Status
@@ -141,6 +141,23 @@ def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
 
 def verify_series(series: Series, profile: Profile, jobs: int | None = None, progress=None,
                   users: list[str] | None = None, protocols: list[str] | None = None) -> SeriesResult:
-    compose(series)  # composition errors surface here, before any worker starts
+    composed = compose(series)  # composition errors surface here, before any worker starts
     tasks = cell_tasks(series, users, protocols)
-    return judge(series, run_tasks(tasks, profile, jobs, progress))
+    result = judge(series, run_tasks(tasks, profile, jobs, progress))
+    _show_previous(result, composed)
+    return result
+
+
+def _show_previous(result: SeriesResult, composed: Composed) -> None:
+    """For each regression, replay its counterexample at the step before: what the user saw there."""
+    index = {c.key: i for i, c in enumerate(result.cells)}
+    for g in result.regressions:
+        i = index[(g.after, g.user, g.protocol)]
+        cell = result.cells[i]
+        if cell.counterexample is None:
+            continue
+        obs = run_cell(composed.images[g.before], all_users()[g.user], g.protocol,
+                       CellInput.from_json(cell.counterexample.input))
+        seen = "holds" if obs.holds else obs.failure
+        previous = f"at {g.before}: returned {obs.rc}, got {obs.got!r} ({seen})"
+        result.cells[i] = replace(cell, counterexample=replace(cell.counterexample, previous=previous))

@@ -6,6 +6,7 @@ Bounds live here, never in model/. A profile is a complete set of settings; a pa
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, dataclass, replace
 
 
@@ -36,6 +37,9 @@ class Profile:
         return asdict(self)
 
 
+# The CrossHair engine is optional until checks/crosshair_engine.py lands; the header says which ran.
+_CROSSHAIR_ENGINE = importlib.util.find_spec("checks.crosshair_engine") is not None
+
 PROFILES = {
     "quick": Profile(
         name="quick",
@@ -43,6 +47,7 @@ PROFILES = {
         crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=3, max_room=8),
         crosshair_per_condition_timeout=4.0,
         crosshair_per_path_timeout=1.0,
+        crosshair_enabled=_CROSSHAIR_ENGINE,
     ),
     "thorough": Profile(
         name="thorough",
@@ -50,6 +55,7 @@ PROFILES = {
         crosshair=Bounds(max_segs=6, max_seg_len=16, max_windows=4, max_room=24),
         crosshair_per_condition_timeout=30.0,
         crosshair_per_path_timeout=2.0,
+    crosshair_enabled=_CROSSHAIR_ENGINE,
     ),
     # for tests: tiny bounds, no solver
     "smoke": Profile(

@@ -41,7 +41,10 @@ def cell_line(c: CellVerdict) -> str:
     """One stable line per cell."""
     line = f"{c.step.split('_', 1)[0]} {c.user}/{c.protocol} {c.status.name:<14} {c.evidence}"
     if c.replay:
-        line += f"\n    input: {c.counterexample.description}\n    replay: {c.replay}"
+        line += f"\n    input: {c.counterexample.description}"
+        if c.counterexample.previous:
+            line += f"\n    before: {c.counterexample.previous}"
+        line += f"\n    replay: {c.replay}"
     return line
 
 

@@ -79,12 +79,12 @@ def memcpy_fromiovecend(k, kdata: Ptr, iov: Ptr, offset: int, len: int) -> int:
 
 def memcpy_toiovecend(k, iov: Ptr, kdata: Ptr, offset: int, len: int) -> int:
     """Copy ``len`` bytes into the iovec starting ``offset`` bytes in; the iovec is not modified."""
-    # Skip over the finished iovecs
-    while offset >= k.mem.elem(iov).iov_len:
-        offset -= k.mem.elem(iov).iov_len
-        iov = iov + 1
     while len > 0:
         seg = k.mem.elem(iov)
+        if offset >= seg.iov_len:
+            offset -= seg.iov_len
+            iov = iov + 1
+            continue
         base = seg.iov_base + offset
         copy = min(seg.iov_len - offset, len)
         offset = 0

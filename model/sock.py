@@ -58,7 +58,7 @@ def sock_rcvtimeo(k, sk: sock, noblock: int) -> int:
 
 
 def sock_rcvlowat(k, sk: sock, waitall: int, len: int) -> int:
-    return len if waitall else min(sk.sk_rcvlowat, len) or 1
+    return (len if waitall else min(sk.sk_rcvlowat, len)) or 1
 
 
 def sock_intr_errno(k, timeo: int) -> int:

@@ -8,8 +8,8 @@ the connection, which stays failed for every later call.
 from __future__ import annotations
 
 from model.errno import EAGAIN, EPIPE
-from model.sock import SEND_SHUTDOWN, sock
-from model.world import UNLIMITED, WAIT_ERROR, WAIT_SIGNAL
+from model.sock import MAX_SCHEDULE_TIMEOUT, SEND_SHUTDOWN, sock
+from model.world import UNLIMITED, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
 
 def sk_stream_wait_memory(k, sk: sock, timeo: int) -> int:
@@ -19,6 +19,8 @@ def sk_stream_wait_memory(k, sk: sock, timeo: int) -> int:
     if not timeo:
         return -EAGAIN
     then = sk.window.then
+    if then == WAIT_TIMEOUT and timeo != MAX_SCHEDULE_TIMEOUT:
+        return -EAGAIN  # SO_SNDTIMEO expired: *timeo_p is 0 on the next pass
     if then == WAIT_SIGNAL:
         return k.sock_intr_errno(timeo)
     if then == WAIT_ERROR:

@@ -9,7 +9,8 @@ a protocol or a user. Each ``->sendmsg``/``->recvmsg`` call on a socket takes th
 
 When the socket must wait, ``then`` says how the wait ends: ``ok`` (space or data comes: the
 rest of this call is unconstrained), ``signal`` (a signal is pending), ``error`` (the connection
-fails: ``sk_err`` is set) or ``eof`` (the peer shuts down; receive only). ``MSG_DONTWAIT`` or a
+fails: ``sk_err`` is set), ``eof`` (the peer shuts down; receive only) or ``timeout`` (the socket's
+send or receive timeout expires; a socket without one waits on, as for ``ok``). ``MSG_DONTWAIT`` or a
 zero timeout turns any wait into -EAGAIN. After the script the network is unconstrained, so a
 correct retry loop always terminates.
 
@@ -25,7 +26,8 @@ WAIT_OK = "ok"
 WAIT_SIGNAL = "signal"
 WAIT_ERROR = "error"
 WAIT_EOF = "eof"
-WAIT_ENDINGS = (WAIT_OK, WAIT_SIGNAL, WAIT_ERROR, WAIT_EOF)
+WAIT_TIMEOUT = "timeout"  # the socket's own SO_SNDTIMEO/SO_RCVTIMEO expires (if it has one)
+WAIT_ENDINGS = (WAIT_OK, WAIT_SIGNAL, WAIT_ERROR, WAIT_EOF, WAIT_TIMEOUT)
 
 UNLIMITED = 1 << 30
 MAX_CALLS = 256  # more ->sendmsg/->recvmsg calls than this on one socket is a livelock
@@ -86,6 +88,9 @@ class Peer:
 
     def queued(self) -> int:
         return self.arrived - self.consumed
+
+    def peek(self, n: int) -> bytes:
+        return self.incoming[self.consumed : self.consumed + n]
 
     def take(self, n: int) -> bytes:
         data = self.incoming[self.consumed : self.consumed + n]

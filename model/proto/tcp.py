@@ -17,9 +17,9 @@ an error). No Fast Open, no repair mode, no urgent data, no prequeue.
 from __future__ import annotations
 
 from model.errno import EAGAIN, EFAULT, EPIPE
-from model.sock import RCV_SHUTDOWN, SEND_SHUTDOWN, proto, sock
+from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SEND_SHUTDOWN, proto, sock
 from model.socket_h import MSG_DONTWAIT, MSG_WAITALL, msghdr
-from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL
+from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
 
 def tcp_sendmsg(k, iocb, sk: sock, msg: msghdr, size: int) -> int:
@@ -71,10 +71,11 @@ def tcp_recvmsg(k, iocb, sk: sock, msg: msghdr, len: int, nonblock: int, flags: 
         if avail:
             used = min(avail, len)
             skb = k.alloc_skb(used)
-            k.mem.write(skb.data, sk.peer.take(used))
+            k.mem.write(skb.data, sk.peer.peek(used))
             if k.skb_copy_datagram_iovec(skb, 0, msg.msg_iov, used):
                 # Exception. Bailout!
                 return copied if copied else -EFAULT
+            sk.peer.take(used)  # *seq += used: only what was copied leaves the queue
             copied += used
             len -= used
             continue
@@ -92,6 +93,8 @@ def tcp_recvmsg(k, iocb, sk: sock, msg: msghdr, len: int, nonblock: int, flags: 
                 return -EAGAIN
         # sk_wait_data(): the world's script says how the wait ends
         then = sk.window.then
+        if then == WAIT_TIMEOUT and timeo != MAX_SCHEDULE_TIMEOUT:
+            return copied if copied else -EAGAIN  # SO_RCVTIMEO expired
         if then == WAIT_SIGNAL:
             return copied if copied else k.sock_intr_errno(timeo)
         if then == WAIT_ERROR:

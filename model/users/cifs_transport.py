@@ -5,17 +5,25 @@ segment, zeroing fully sent entries and trimming the partial one, and restarts f
 ``first_vec``. That is only right while the protocol leaves the array alone (TCP in 3.18): a
 send path that also consumed the array would make cifs skip data.
 
+Two cells: ``smb_send_kvec`` judges the loop's own report (``rc`` and ``*sent``);
+``smb_send_rqst`` judges what its caller concludes. smb_send_rqst() marks the session for
+reconnect after a partial send, but an error skips the ``total_len += sent`` accounting and
+-EINTR is then turned into success (``rc = 0``): a partial send cut by a signal is reported as
+sent. [INF: read in a 3.1x fs/cifs/transport.c by the fidelity review, not in a pristine v3.18.]
+
 Simplified: ``msleep`` backoffs are not modelled (time is not an input); the ``noblocksnd`` mount
-option is the user's mode. The caller's check is smb_send_rqst()'s: a partial send marks the
-session for reconnect, which is how it reports the failure.
+option is the user's mode; the sockets carry generic_ip_connect()'s timeouts (5 s send, 7 s
+receive), so a wait can time out and a signal gives -EINTR. TCP_CORK and the page array of the
+request are left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.errno import EAGAIN
+from model.errno import EAGAIN, EINTR
 from model.kernel import Ptr
+from model.param import HZ
 from model.socket_h import MSG_DONTWAIT, MSG_NOSIGNAL
 from model.users import SEND, User
 
@@ -87,28 +95,50 @@ def smb_send_kvec(k, server: TCP_Server_Info, iov: Ptr, n_vec: int, sent: list) 
     return rc
 
 
-def _smb_send_rqst(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> int:
-    """smb_send_rqst()'s use of it: an error, or a partial send, fails the request."""
-    server = TCP_Server_Info(ssocket=sock, noblocksnd=(mode == "noblocksnd"))
+def smb_send_rqst(k, server: TCP_Server_Info, iov: Ptr, n_vec: int, smb_buf_length: int) -> int:
+    """The request send, for a request of kvecs only (no page array)."""
+    total_len = 0
     sent = [0]
-    rc = k.smb_send_kvec(server, vec, nr_segs, sent)
-    if rc < 0:
-        return rc
-    if sent[0] > 0 and sent[0] != total:
+    rc = k.smb_send_kvec(server, iov, n_vec, sent)
+    if rc >= 0:  # rc < 0: goto uncork
+        total_len += sent[0]
+    # uncork:
+    if total_len > 0 and total_len != smb_buf_length:
         # "partial send (wanted=%u sent=%zu): terminating session"
         server.tcpStatus = CifsNeedReconnect
-        return -EAGAIN
-    return sent[0]
+    if rc < 0 and rc != -EINTR:
+        pass  # "Error %d sending data on socket to server"
+    else:
+        rc = 0
+    return rc
+
+
+def _server(sock, mode: str) -> TCP_Server_Info:
+    # generic_ip_connect(): socket->sk->sk_rcvtimeo = 7 * HZ; socket->sk->sk_sndtimeo = 5 * HZ;
+    sock.sk.sk_rcvtimeo = 7 * HZ
+    sock.sk.sk_sndtimeo = 5 * HZ
+    return TCP_Server_Info(ssocket=sock, noblocksnd=(mode == "noblocksnd"))
+
+
+def _send_kvec(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> int:
+    """smb_send_kvec()'s own report: an error, or 0 with ``*sent`` bytes sent."""
+    sent = [0]
+    rc = k.smb_send_kvec(_server(sock, mode), vec, nr_segs, sent)
+    return rc if rc < 0 else sent[0]
+
+
+def _send_request(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> int:
+    """What the request path concludes: smb_send_rqst()'s rc, or a session marked for reconnect."""
+    server = _server(sock, mode)
+    rc = k.smb_send_rqst(server, vec, nr_segs, total)
+    if rc == 0 and server.tcpStatus == CifsNeedReconnect:
+        return -EAGAIN  # the session is torn down: the request fails
+    return rc
 
 
 USERS = (
-    User(
-        name="smb_send_kvec",
-        kfile="fs/cifs/transport.c",
-        direction=SEND,
-        protocols=("tcp",),
-        entry=_smb_send_rqst,
-        modes=("blocking", "noblocksnd"),
-        note="advances its own kvec after a short send",
-    ),
+    User("smb_send_kvec", "fs/cifs/transport.c", SEND, ("tcp",), _send_kvec, modes=("blocking", "noblocksnd"),
+         note="advances its own kvec after a short send"),
+    User("smb_send_rqst", "fs/cifs/transport.c", SEND, ("tcp",), _send_request, modes=("blocking", "noblocksnd"),
+         note="its caller: -EINTR after a partial send becomes success"),
 )
