@@ -63,33 +63,48 @@ def struct_fields(image: KernelImage) -> dict[str, frozenset[str]]:
     }
 
 
-def table_targets(d: Definition) -> tuple[str, ...]:
-    """The method names an ops table (a ``const struct`` of strings) points at."""
+def table_methods(d: Definition) -> dict[str, str]:
+    """An ops table (a ``const struct`` of method names): field -> the method it points at."""
     if d.kind != "constant" or not dataclasses.is_dataclass(d.obj):
-        return ()
-    values = (getattr(d.obj, f.name) for f in dataclasses.fields(d.obj) if f.name != "name")
-    return tuple(v for v in values if isinstance(v, str) and v)
+        return {}
+    values = {f.name: getattr(d.obj, f.name) for f in dataclasses.fields(d.obj) if f.name != "name"}
+    return {f: v for f, v in values.items() if isinstance(v, str) and v}
 
 
-def edges(image: KernelImage, d: Definition) -> set[str]:
-    if isinstance(d.obj, FunctionType):
-        return {name for name, _ in function_uses(d.obj).symbols if name in image}
-    return {name for name in table_targets(d) if name in image}
+def table_targets(d: Definition) -> tuple[str, ...]:
+    return tuple(table_methods(d).values())
 
 
 def reachable(image: KernelImage, roots: set[str], extra_functions: tuple[FunctionType, ...] = ()) -> set[str]:
     """Every symbol reachable from ``roots`` and from the ``k.NAME`` uses of ``extra_functions``
-    (the checker-side callers, which are not kernel symbols)."""
+    (the checker-side callers, which are not kernel symbols).
+
+    An ops table's method is reached only if reached code reads that field (``sock->ops->recvmsg``
+    reaches ``tcp_recvmsg`` through ``tcp_prot``, not ``tcp_sendmsg``), so a receive-only user does
+    not depend on the send path."""
     todo = set(roots)
+    fields_read: set[str] = set()
     for fn in extra_functions:
-        todo |= {name for name, _ in function_uses(fn).symbols}
+        uses = function_uses(fn)
+        todo |= {name for name, _ in uses.symbols}
+        fields_read |= {a for a, _ in uses.attributes}
     seen: set[str] = set()
+    tables: set[str] = set()
     while todo:
         name = todo.pop()
         if name in seen or name not in image:
             continue
         seen.add(name)
-        todo |= edges(image, image.definitions[name]) - seen
+        d = image.definitions[name]
+        if isinstance(d.obj, FunctionType):
+            uses = function_uses(d.obj)
+            todo |= {n for n, _ in uses.symbols if n in image} - seen
+            fields_read |= {a for a, _ in uses.attributes}
+        elif table_methods(d):
+            tables.add(name)
+        if not todo:  # follow the table fields read so far; repeat until nothing new is reached
+            todo = {m for t in tables for f, m in table_methods(image.definitions[t]).items()
+                    if f in fields_read and m in image} - seen
     return seen
 
 

@@ -52,6 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", required=True, help='JSON, e.g. {"segs":[2],"script":[[1,"signal"]]}')
     r.set_defaults(func=cmd_replay)
 
+    c = sub.add_parser("check", help="run one step's cells only")
+    c.add_argument("series")
+    c.add_argument("step")
+    c.add_argument("--user", action="append", help="only this user (repeatable)")
+    c.add_argument("--protocol", action="append", help="only this protocol (repeatable)")
+    c.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE ('-' for stdout)")
+    _profile_args(c)
+    c.set_defaults(func=cmd_check)
+
+    sh = sub.add_parser("show", help="print a step as a patch, with what callers can observe of it")
+    sh.add_argument("series")
+    sh.add_argument("step")
+    sh.add_argument("--no-behaviour", action="store_true", help="skip comparing what users observe")
+    _profile_args(sh)
+    sh.set_defaults(func=cmd_show)
+
+    vs = sub.add_parser("versions", help="every version of a symbol through a series")
+    vs.add_argument("series")
+    vs.add_argument("symbol")
+    vs.set_defaults(func=cmd_versions)
+
+    im = sub.add_parser("impact", help="the cells whose reachable definitions a step changes")
+    im.add_argument("series")
+    im.add_argument("step")
+    im.set_defaults(func=cmd_impact)
+
     rel = sub.add_parser("relies", help="what each user relies on: run it over abstract send/receive paths")
     rel.add_argument("--user", action="append", help="only this user (repeatable)")
     _profile_args(rel)
@@ -139,4 +165,78 @@ def cmd_relies(args) -> int:
     rows = relies_table(profile, args.user, args.jobs)
     print(f"what each user relies on (exhaustive over {profile.exhaustive.describe()}, TCP waits and errors)")
     print(render(rows))
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from checks import render
+    from checks.matrix import cell_tasks, judge, run_tasks
+
+    profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
+    series = load_series(args.series)
+    compose(series)
+    step = series.step(args.step)
+    tasks = cell_tasks(series, args.user, args.protocol, steps=[step.id])
+    print(render.header(profile), flush=True)
+    cells = run_tasks(tasks, profile, args.jobs)
+    result = judge(series, cells)
+    result.regressions.clear()  # one step alone has no step before it to regress from
+    print(render.series_text(result))
+    if args.json:
+        doc = render.dumps(render.to_json([result], profile))
+        print(doc) if args.json == "-" else Path(args.json).write_text(doc + "\n")
+    if not result.expected_met:
+        return EXIT_CONTRADICTS
+    return EXIT_UNKNOWN if result.unknown else EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from checks.patch import behaviour_difference, impacted_cells, step_patch
+
+    series = load_series(args.series)
+    composed = compose(series)
+    step = series.step(args.step)
+    print(step_patch(series, composed, step))
+    if args.no_behaviour or step.path is None:
+        return EXIT_OK
+    profile = get_profile(args.profile, crosshair=False)
+    i = [s.id for s in series.steps].index(step.id)
+    before, after = composed.images[series.steps[i - 1].id], composed.images[step.id]
+    cells = impacted_cells(series, composed, step)
+    print(f"What callers can observe (every input with {profile.exhaustive.describe()}):")
+    if not cells:
+        print("  no user reaches a definition this step changes")
+    pure = True
+    for user, proto, touched in cells:
+        d = behaviour_difference(before, after, user, proto, profile.exhaustive)
+        pure = pure and d.first is None
+        what = "no difference" if d.first is None else f"DIFFERS at {d.first}"
+        print(f"  {user}/{proto} (reaches {', '.join(sorted(touched))}): {what} over {d.inputs} inputs")
+    print("  => pure refactor for every user" if pure else "  => changes behaviour for the users above")
+    return EXIT_OK
+
+
+def cmd_versions(args) -> int:
+    from checks.patch import versions
+
+    series = load_series(args.series)
+    composed = compose(series)
+    found = versions(series, composed, args.symbol)
+    if not found:
+        raise BadInput(f"no symbol {args.symbol!r} in any step of series {series.name!r}")
+    for v in found:
+        print(f"{v.label:<50} {v.where}")
+    return EXIT_OK
+
+
+def cmd_impact(args) -> int:
+    from checks.patch import impacted_cells
+
+    series = load_series(args.series)
+    composed = compose(series)
+    step = series.step(args.step)
+    cells = impacted_cells(series, composed, step)
+    print(f"{step.id}: {len(cells)} cell(s) reach a definition this step changes")
+    for user, proto, touched in cells:
+        print(f"  {user}/{proto}: {', '.join(sorted(touched))}")
     return EXIT_OK
