@@ -8,6 +8,7 @@ over a larger scope. Every counterexample is replayed concretely before it is ca
 from __future__ import annotations
 
 import importlib
+import json
 import shlex
 import time
 from dataclasses import dataclass
@@ -54,13 +55,16 @@ def reach(image: KernelImage, user: User, proto: str) -> set[str]:
 
 
 def replay_command(task: CellTask, inp: CellInput) -> str:
-    import json
-
     return (f"seriescheck replay {shlex.quote(task.series)} {task.step} {task.user} {task.protocol} "
             f"--input {shlex.quote(json.dumps(inp.to_json(), separators=(',', ':')))}")
 
 
+PRIMITIVE = "primitive:"
+
+
 def check_cell(task: CellTask, image: KernelImage, removed_fields: frozenset[str], profile: Profile) -> CellVerdict:
+    if task.user.startswith(PRIMITIVE):
+        return check_primitive_cell(task, image, profile)
     t0 = time.perf_counter()
     user = all_users()[task.user]
 
@@ -112,3 +116,29 @@ def _broken(task, image, user, run: EngineRun, verdict, engines) -> CellVerdict:
     cex = Counterexample(inp.to_json(), inp.describe(), obs.failure, obs.rc, repr(obs.got), repr(obs.expected),
                          run.engine)
     return verdict(Status.BROKEN, obs.failure, engines, cex, replay_command(task, inp))
+
+
+def check_primitive_cell(task: CellTask, image: KernelImage, profile: Profile) -> CellVerdict:
+    """A primitive's own contract at this step (checks/primitives.py), exhaustively."""
+    from checks.primitives import check_primitive, replay_primitive
+
+    t0 = time.perf_counter()
+    name = task.user[len(PRIMITIVE):]
+    try:
+        run = check_primitive(image, name, profile.exhaustive)
+    except DoesNotBuild as e:
+        return CellVerdict(task.step, task.user, task.protocol, Status.DOES_NOT_BUILD, f"at run time: {e}",
+                           round(time.perf_counter() - t0, 3))
+    cex = replay = None
+    status, evidence = run.status, run.detail
+    if run.status == Status.BROKEN:
+        failure = replay_primitive(image, name, run.counterexample)
+        if failure is None:
+            status, evidence = Status.UNKNOWN, f"counterexample did not reproduce on replay: {run.counterexample}"
+        else:
+            cex = Counterexample(run.counterexample, json.dumps(run.counterexample), failure, None, "", "",
+                                 run.engine)
+            replay = (f"seriescheck replay {shlex.quote(task.series)} {task.step} {task.user} - "
+                      f"--input {shlex.quote(json.dumps(run.counterexample, separators=(',', ':')))}")
+    return CellVerdict(task.step, task.user, task.protocol, status, evidence, round(time.perf_counter() - t0, 3),
+                       cex, replay, (run,))

@@ -126,6 +126,8 @@ def cmd_replay(args) -> int:
 
     series = load_series(args.series)
     step = series.step(args.step)
+    if args.user.startswith("primitive:"):
+        return _replay_primitive(series, step, args)
     users = all_users()
     if args.user not in users:
         raise BadInput(f"unknown user {args.user!r}; known users: {', '.join(sorted(users))}")
@@ -144,6 +146,25 @@ def cmd_replay(args) -> int:
         print("  the contract holds for this input")
         return EXIT_OK
     print(f"  FAILS: {obs.failure}")
+    return EXIT_CONTRADICTS
+
+
+def _replay_primitive(series, step, args) -> int:
+    from checks.primitives import PRIMITIVES, replay_primitive
+
+    name = args.user.split(":", 1)[1]
+    if name not in PRIMITIVES:
+        raise BadInput(f"unknown primitive {name!r}; known: {', '.join(sorted(PRIMITIVES))}")
+    try:
+        inputs = json.loads(args.input)
+    except ValueError as e:
+        raise BadInput(f"--input is not JSON ({e})") from e
+    failure = replay_primitive(compose(series).images[step.id], name, inputs)
+    print(f"{step.id} {args.user}: {args.input}")
+    if failure is None:
+        print("  the contract holds for this input")
+        return EXIT_OK
+    print(f"  FAILS: {failure}")
     return EXIT_CONTRADICTS
 
 

@@ -74,9 +74,21 @@ def cell_tasks(series: Series, users: list[str] | None = None, protocols: list[s
         for p in registry[u].protocols
         if not protocols or p in protocols
     ]
+    if not users and not protocols:
+        tasks += _primitive_tasks(series, ref, step_ids)
     if not tasks:
         raise SeriesError(f"{series.path}: the check matrix is empty (no step, user or protocol selected)")
     return tasks
+
+
+def _primitive_tasks(series: Series, ref: str, step_ids: list[str]) -> list[CellTask]:
+    """A cell per primitive contract at every step whose kernel has that primitive."""
+    from checks.cell import PRIMITIVE
+    from checks.primitives import applicable
+
+    images = compose(series).images
+    return [CellTask(ref, str(series.path), sid, f"{PRIMITIVE}{name}", "-")
+            for sid in step_ids for name in applicable(images[sid])]
 
 
 # Worker side: each process composes a series once and keeps it.
