@@ -26,7 +26,7 @@ STEP = Step(
     subject="iov_iter: kvec-backed iterators (iterate_kvec, iov_iter_kvec)",
     upstream=None,
     kernel="v3.19",
-    adds=("iov_iter_kvec",),
+    adds=("iov_iter_kvec", "iterate_and_advance"),
     intends=("KERNEL_DS iterators carry ->kvec and are copied with memcpy",),
 )
 
@@ -77,8 +77,8 @@ def iov_iter_kvec(k, i, direction: int, kvec: Ptr, nr_segs: int, count: int) -> 
     i.count = count
 
 
-def _iterate_and_advance(k, i, n: int, step) -> int:
-    """iterate_and_advance(): ``step(base, done, len)`` handles one piece and returns the bytes it
+def iterate_and_advance(k, i, n: int, step) -> int:
+    """The iterate_and_advance() macro: ``step(base, done, len)`` handles one piece and returns the bytes it
     could not copy (always 0 for kvec); the iovec walk stops at the first short piece."""
     if i.type & ITER_BVEC:
         raise Oops("bvec iterators are not modelled")
@@ -113,7 +113,7 @@ def _iterate_and_advance(k, i, n: int, step) -> int:
 
 
 def iov_iter_advance(k, i, size: int) -> None:
-    _iterate_and_advance(k, i, size, lambda base, done, n: 0)
+    k.iterate_and_advance(i, size, lambda base, done, n: 0)
 
 
 def copy_from_iter(k, addr: Ptr, nbytes: int, i) -> int:
@@ -128,7 +128,7 @@ def copy_from_iter(k, addr: Ptr, nbytes: int, i) -> int:
             return 0
         return k.__copy_from_user(addr + done, base, n)
 
-    return _iterate_and_advance(k, i, nbytes, piece)
+    return k.iterate_and_advance(i, nbytes, piece)
 
 
 def copy_to_iter(k, addr: Ptr, nbytes: int, i) -> int:
@@ -143,4 +143,4 @@ def copy_to_iter(k, addr: Ptr, nbytes: int, i) -> int:
             return 0
         return k.__copy_to_user(base, addr + done, n)
 
-    return _iterate_and_advance(k, i, nbytes, piece)
+    return k.iterate_and_advance(i, nbytes, piece)
