@@ -119,11 +119,15 @@ class BuildError:
 
 
 def build_errors(
-    image: KernelImage, names: set[str], removed_fields: frozenset[str], extra_functions: tuple = ()
+    image: KernelImage, names: set[str], removed_fields: frozenset[tuple[str, str]], extra_functions: tuple = ()
 ) -> list[BuildError]:
-    """Undefined references and uses of removed struct fields among ``names``' definitions."""
-    live_fields = frozenset().union(*struct_fields(image).values()) if image.definitions else frozenset()
-    gone = removed_fields - live_fields
+    """Undefined references and uses of removed struct fields among ``names``' definitions.
+
+    Python has no types to say which struct ``x.msg_iov`` reads, so a use of a removed member is
+    an error unless the function names a struct that still has a member of that name
+    (``user_msghdr`` keeps ``msg_iov``)."""
+    fields_of = struct_fields(image)
+    gone: dict[str, str] = {f: s for s, f in removed_fields}
     errors: list[BuildError] = []
     functions = [(n, image.definitions[n].obj) for n in sorted(names) if n in image]
     functions += [(fn.__name__, fn) for fn in extra_functions]
@@ -135,9 +139,11 @@ def build_errors(
         for sym, line in uses.symbols:
             if sym not in image and sym not in ("mem", "addr_limit", "image", "world"):
                 errors.append(BuildError(name, f"{pyfile}:{line}", f"undefined reference to '{sym}'"))
+        named = {s for s, _ in uses.symbols if s in fields_of}
         for attr, line in uses.attributes:
-            if attr in gone:
-                errors.append(BuildError(name, f"{pyfile}:{line}", f"struct has no member named '{attr}'"))
+            if attr in gone and not any(attr in fields_of[s] for s in named):
+                errors.append(BuildError(name, f"{pyfile}:{line}",
+                                         f"'struct {gone[attr]}' has no member named '{attr}'"))
     for n in sorted(names):
         d = image.definitions.get(n)
         if d is not None:

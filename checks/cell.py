@@ -62,7 +62,8 @@ def replay_command(task: CellTask, inp: CellInput) -> str:
 PRIMITIVE = "primitive:"
 
 
-def check_cell(task: CellTask, image: KernelImage, removed_fields: frozenset[str], profile: Profile) -> CellVerdict:
+def check_cell(task: CellTask, image: KernelImage, removed_fields: frozenset[tuple[str, str]],
+               profile: Profile) -> CellVerdict:
     if task.user.startswith(PRIMITIVE):
         return check_primitive_cell(task, image, profile)
     t0 = time.perf_counter()

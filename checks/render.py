@@ -37,6 +37,14 @@ def header(profile: Profile) -> str:
             f"profile {profile.name}: exhaustive over {profile.exhaustive.describe()}; {ch}")
 
 
+def short(step_id: str) -> str:
+    return step_id.split("_", 1)[0]
+
+
+def steps_of(r: SeriesResult) -> list[str]:
+    return [s.id for s in r.series.steps]
+
+
 def cell_line(c: CellVerdict) -> str:
     """One stable line per cell."""
     line = f"{c.step.split('_', 1)[0]} {c.user}/{c.protocol} {c.status.name:<14} {c.evidence}"
@@ -64,8 +72,16 @@ def matrix_text(r: SeriesResult) -> str:
 def series_text(r: SeriesResult) -> str:
     s = r.series
     out = [f"== series {s.name}: {len(s.steps)} step(s), {len(r.cells)} cells", matrix_text(r), ""]
-    for c in r.cells:
-        if c.status not in (Status.CONFIRMED,):
+    order = {sid: i for i, sid in enumerate(steps_of(r))}
+    previous: dict[tuple[str, str], CellVerdict] = {}
+    for c in sorted(r.cells, key=lambda c: (order[c.step], c.user, c.protocol)):
+        before = previous.get((c.user, c.protocol))
+        previous[(c.user, c.protocol)] = c
+        if c.status == Status.CONFIRMED:
+            continue
+        if before and (before.status, before.evidence) == (c.status, c.evidence):
+            out.append(f"{short(c.step)} {c.user}/{c.protocol} {c.status.name:<14} as at {short(before.step)}")
+        else:
             out.append(cell_line(c))
     for g in r.regressions:
         tag = "expected" if g.expected else "UNEXPECTED"

@@ -92,7 +92,7 @@ class Composed:
     """The image after each step, and the struct fields each step took away."""
 
     images: dict[str, KernelImage] = field(default_factory=dict)
-    removed_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    removed_fields: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)  # (struct, field)
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -129,7 +129,11 @@ def load_series(ref: str) -> Series:
         raise SeriesError(f"{manifest}: base {base!r} is not a known kernel; use {BASE_VERSION!r}")
     order = _field(meta, "order", list, manifest)
     base_step = StepInfo(BASE_VERSION, Step(subject=f"Linux {BASE_VERSION}", kernel=BASE_VERSION), None, {})
-    steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
+    _LOADING.append(path.resolve())
+    try:
+        steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
+    finally:
+        _LOADING.pop()
     _check_order(steps, manifest)
     expected = tuple(_expectation(e, manifest, steps) for e in meta.get("expected", []))
     users = tuple(meta["users"]) if "users" in meta else None
@@ -148,7 +152,7 @@ def _field(meta: dict, key: str, typ: type, manifest: Path):
 def _load_step(path: Path, series_name: str, sid: str, manifest: Path) -> StepInfo:
     if not isinstance(sid, str) or not _STEP_FILE.match(sid):
         raise SeriesError(f"{manifest}: order entry {sid!r} is not a step file stem like 's01_subject'")
-    file = path / f"{sid}.py"
+    file = path.resolve() / f"{sid}.py"
     if not file.is_file():
         raise SeriesError(f"{manifest}: order names {sid!r} but {file} does not exist")
     module = _import_step(file, series_name, sid)
@@ -163,6 +167,21 @@ def _load_step(path: Path, series_name: str, sid: str, manifest: Path) -> StepIn
         raise SeriesError(str(e)) from e
     defs.pop("STEP", None)
     return StepInfo(sid, record, file, defs)
+
+
+_LOADING: list[Path] = []  # the series directories being loaded, innermost last
+
+
+def earlier(stem: str) -> ModuleType:
+    """The module of an earlier step of the series being loaded, for a step that builds on a
+    struct an earlier step defined (``msg_iter`` embeds the iov_iter of the kvec patch)."""
+    if not _LOADING:
+        raise SeriesError(f"earlier({stem!r}) called outside the loading of a series")
+    file = _LOADING[-1] / f"{stem}.py"
+    for m in list(sys.modules.values()):
+        if getattr(m, "__file__", None) == str(file):
+            return m
+    raise SeriesError(f"{file}: earlier({stem!r}) names a step that is not loaded before this one")
 
 
 def _import_step(file: Path, series_name: str, sid: str) -> ModuleType:
@@ -259,14 +278,18 @@ def compose(series: Series, order: tuple[str, ...] | None = None) -> Composed:
     image = base_image()
     out.images[steps[0].id] = image
     out.removed_fields[steps[0].id] = frozenset()
-    all_fields: set[str] = set().union(*struct_fields(image).values())
+    ever: set[tuple[str, str]] = _struct_members(image)
     for step in steps[1:]:
         image = overlay(image, step)
-        now = set().union(*struct_fields(image).values())
-        all_fields |= now
+        now = _struct_members(image)
+        ever |= now
         out.images[step.id] = image
-        out.removed_fields[step.id] = frozenset(all_fields - now)
+        out.removed_fields[step.id] = frozenset(ever - now)
     return out
+
+
+def _struct_members(image: KernelImage) -> set[tuple[str, str]]:
+    return {(s, f) for s, fields in struct_fields(image).items() for f in fields}
 
 
 def struct_diff(before: KernelImage, after: KernelImage) -> dict[str, tuple[frozenset, frozenset]]:
