@@ -1,0 +1,151 @@
+"""fs/ncpfs/sock.c (v3.18): __ncptcp_try_send(), the NCP-over-TCP request send.
+
+The request keeps its kvecs in ``rq->tx_iov[3]`` with ``tx_ciov`` pointing at the first one not
+yet sent. Every attempt memcpy()s ``tx_iovlen`` kvecs from ``tx_ciov`` into a local ``iovc[3]``
+("sock_sendmsg updates iov pointers for us :-(") and sends that copy with MSG_NOSIGNAL |
+MSG_DONTWAIT; after a short send it advances its master copy itself (``tx_totallen``,
+``tx_ciov``, ``tx_iovlen`` and the partial kvec). -EAGAIN returns to wait for
+ncp_tcp_write_space(), which schedules the tx work (ncp_tcp_tx_proc) to try again; another error
+aborts the request. Robust whatever the protocol does to the kvec it is handed.
+
+Simplified: the request is the caller's kvecs (ncptcp_start_request() puts its signature/TCP
+header in tx_iov[0]; here the first kvec stands for it); mutexes and the request queue are
+comments. Not modelled: the UDP path (ncpdgram_send() sends a copied kvec array once, with
+MSG_DONTWAIT, and retransmits the whole datagram on a reply timeout). Source: fs/ncpfs/sock.c
+as in 3.1x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from model.errno import EAGAIN, EIO
+from model.kernel import NULL, Ptr
+from model.socket_h import MSG_DONTWAIT, MSG_NOSIGNAL
+from model.users import SEND, User
+
+# enum { RQ_DONE, RQ_INPROGRESS, RQ_QUEUED, RQ_IDLE } status (inside struct ncp_request_reply)
+_RQ_DONE = 0
+_RQ_INPROGRESS = 1
+_RQ_QUEUED = 2
+_RQ_IDLE = 3
+
+
+@dataclass(slots=True)
+class ncp_request_reply:
+    tx_iov: Ptr  # struct kvec tx_iov[3]
+    tx_ciov: Ptr = NULL  # struct kvec *
+    tx_totallen: int = 0
+    tx_iovlen: int = 0
+    result: int = 0
+    status: int = _RQ_IDLE
+
+
+@dataclass(slots=True)
+class _ncp_creq:
+    """The anonymous ``struct { ... struct ncp_request_reply *creq; ... }`` of server->tx/rcv."""
+
+    creq: ncp_request_reply | None = None
+
+
+@dataclass(slots=True)
+class ncp_server:
+    ncp_sock: object  # struct socket *
+    tx: _ncp_creq = field(default_factory=_ncp_creq)
+    rcv: _ncp_creq = field(default_factory=_ncp_creq)
+    conn_valid: int = 1  # ncp_conn_valid(server)
+
+
+def do_send(k, sock, vec: Ptr, count: int, len: int, flags: int) -> int:
+    msg = k.msghdr()
+    msg.msg_flags = flags
+    return k.kernel_sendmsg(sock, msg, vec, count, len)
+
+
+def ncp_finish_request(k, req: ncp_request_reply, result: int) -> None:
+    req.result = result
+    req.status = _RQ_DONE
+    # wake_up_all(&req->wq);
+
+
+def __abort_ncp_connection(k, server: ncp_server, aborted: ncp_request_reply, err: int) -> None:
+    server.conn_valid = 0  # ncp_invalidate_conn(server); del_timer(&server->timeout_tm);
+    # the queued requests (server->tx.requests) fail with -EIO; none in the model
+    req = server.rcv.creq
+    if req is not None:
+        server.rcv.creq = None
+        k.ncp_finish_request(req, err if req is aborted else -EIO)
+    req = server.tx.creq
+    if req is not None:
+        server.tx.creq = None
+        k.ncp_finish_request(req, err if req is aborted else -EIO)
+
+
+def __ncp_abort_request(k, server: ncp_server, req: ncp_request_reply, err: int) -> None:
+    # If req is done, we got signal, but we also received answer...
+    if req.status in (_RQ_IDLE, _RQ_DONE):
+        pass
+    elif req.status == _RQ_QUEUED:
+        # list_del_init(&req->req);
+        k.ncp_finish_request(req, err)
+    elif req.status == _RQ_INPROGRESS:
+        k.__abort_ncp_connection(server, req, err)
+
+
+def __ncptcp_try_send(k, server: ncp_server) -> None:
+    rq = server.tx.creq
+    if rq is None:
+        return
+
+    # sock_sendmsg updates iov pointers for us :-(
+    iovc = k.mem.alloc_array([k.kvec(iov_base=NULL, iov_len=0) for _ in range(3)], name="iovc[3]")
+    for i in range(rq.tx_iovlen):  # memcpy(iovc, rq->tx_ciov, rq->tx_iovlen * sizeof(iov[0]));
+        src = k.mem.elem(rq.tx_ciov + i)
+        dst = k.mem.elem(iovc + i)
+        dst.iov_base = src.iov_base
+        dst.iov_len = src.iov_len
+    result = k.do_send(server.ncp_sock, iovc, rq.tx_iovlen, rq.tx_totallen, MSG_NOSIGNAL | MSG_DONTWAIT)
+
+    if result == -EAGAIN:
+        return
+
+    if result < 0:
+        # printk(KERN_ERR "ncpfs: tcp: Send failed: %d\n", result);
+        k.__ncp_abort_request(server, rq, result)
+        return
+    if result >= rq.tx_totallen:
+        server.rcv.creq = rq
+        server.tx.creq = None
+        return
+    rq.tx_totallen -= result
+    iov = rq.tx_ciov
+    while k.mem.elem(iov).iov_len <= result:
+        result -= k.mem.elem(iov).iov_len
+        iov = iov + 1
+        rq.tx_iovlen -= 1
+    seg = k.mem.elem(iov)
+    seg.iov_base = seg.iov_base + result
+    seg.iov_len -= result
+    rq.tx_ciov = iov
+
+
+def _do_ncp_rpc_call(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> int:
+    """ncptcp_start_request() tries once; ncp_tcp_write_space() schedules ncp_tcp_tx_proc(),
+    which tries again while ``server->tx.creq`` is set. The request is sent once it moves to
+    ``server->rcv.creq`` (awaiting the reply); an aborted request carries its error."""
+    server = k.ncp_server(ncp_sock=sock)
+    rq = k.ncp_request_reply(tx_iov=vec, tx_ciov=vec, tx_totallen=total, tx_iovlen=nr_segs,
+                             status=_RQ_INPROGRESS)
+    server.tx.creq = rq
+    k.__ncptcp_try_send(server)
+    while server.tx.creq is rq:
+        k.__ncptcp_try_send(server)  # ncp_tcp_tx_proc(), on write space
+    if rq.status == _RQ_DONE:
+        return rq.result
+    return total
+
+
+USERS = (
+    User("__ncptcp_try_send", "fs/ncpfs/sock.c", SEND, ("tcp",), _do_ncp_rpc_call,
+         note="sends a copy of tx_ciov (iovc[3]); advances its master copy itself"),
+)
