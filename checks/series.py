@@ -129,11 +129,7 @@ def load_series(ref: str) -> Series:
         raise SeriesError(f"{manifest}: base {base!r} is not a known kernel; use {BASE_VERSION!r}")
     order = _field(meta, "order", list, manifest)
     base_step = StepInfo(BASE_VERSION, Step(subject=f"Linux {BASE_VERSION}", kernel=BASE_VERSION), None, {})
-    _LOADING.append(path.resolve())
-    try:
-        steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
-    finally:
-        _LOADING.pop()
+    steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
     _check_order(steps, manifest)
     expected = tuple(_expectation(e, manifest, steps) for e in meta.get("expected", []))
     users = tuple(meta["users"]) if "users" in meta else None
@@ -149,13 +145,20 @@ def _field(meta: dict, key: str, typ: type, manifest: Path):
     return meta[key]
 
 
-def _load_step(path: Path, series_name: str, sid: str, manifest: Path) -> StepInfo:
-    if not isinstance(sid, str) or not _STEP_FILE.match(sid):
-        raise SeriesError(f"{manifest}: order entry {sid!r} is not a step file stem like 's01_subject'")
-    file = path.resolve() / f"{sid}.py"
+def _load_step(path: Path, series_name: str, entry: str, manifest: Path) -> StepInfo:
+    """``sNN_subject`` is a step file of this series; ``other-series/sNN_subject`` is the same patch
+    taken from a sibling series (two series that share a patch share its file)."""
+    if not isinstance(entry, str):
+        raise SeriesError(f"{manifest}: order entry {entry!r} is not a string")
+    origin, _, sid = entry.rpartition("/")
+    if not _STEP_FILE.match(sid) or (origin and not re.fullmatch(r"[A-Za-z0-9._-]+", origin)):
+        raise SeriesError(f"{manifest}: order entry {entry!r} is not a step file stem like 's01_subject' "
+                          f"or 'other-series/s01_subject'")
+    folder = (path.resolve().parent / origin) if origin else path.resolve()
+    file = folder / f"{sid}.py"
     if not file.is_file():
-        raise SeriesError(f"{manifest}: order names {sid!r} but {file} does not exist")
-    module = _import_step(file, series_name, sid)
+        raise SeriesError(f"{manifest}: order names {entry!r} but {file} does not exist")
+    module = _import_step(file, origin or series_name, sid)
     record = getattr(module, "STEP", None)
     if not isinstance(record, Step):
         raise SeriesError(f"{file}: no STEP = Step(subject=...) record")
@@ -169,15 +172,15 @@ def _load_step(path: Path, series_name: str, sid: str, manifest: Path) -> StepIn
     return StepInfo(sid, record, file, defs)
 
 
-_LOADING: list[Path] = []  # the series directories being loaded, innermost last
+_LOADING: list[Path] = []  # the step files being imported, innermost last
 
 
 def earlier(stem: str) -> ModuleType:
-    """The module of an earlier step of the series being loaded, for a step that builds on a
+    """The module of an earlier step beside the one being imported, for a step that builds on a
     struct an earlier step defined (``msg_iter`` embeds the iov_iter of the kvec patch)."""
     if not _LOADING:
         raise SeriesError(f"earlier({stem!r}) called outside the loading of a series")
-    file = _LOADING[-1] / f"{stem}.py"
+    file = _LOADING[-1].parent / f"{stem}.py"
     for m in list(sys.modules.values()):
         if getattr(m, "__file__", None) == str(file):
             return m
@@ -191,12 +194,18 @@ def _import_step(file: Path, series_name: str, sid: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(modname, file)
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
+    _LOADING.append(file)
     try:
         spec.loader.exec_module(module)
+    except SeriesError:
+        del sys.modules[modname]
+        raise
     except Exception as e:
         del sys.modules[modname]
         line = _error_line(e, file)
         raise SeriesError(f"{file}{line}: cannot load step: {type(e).__name__}: {e}") from e
+    finally:
+        _LOADING.pop()
     return module
 
 
@@ -213,7 +222,17 @@ def _error_line(e: BaseException, file: Path) -> str:
 
 def _check_order(steps: list[StepInfo], manifest: Path) -> None:
     ids = {s.id: i for i, s in enumerate(steps)}
-    shorts = {s.short: i for i, s in enumerate(steps)}
+    shorts: dict[str, int] = {}
+    for i, s in enumerate(steps):
+        if s.short in shorts:
+            raise SeriesError(f"{manifest}: two steps are called {s.short!r} ({steps[shorts[s.short]].id}, {s.id}); "
+                              f"rename one")
+        shorts[s.short] = i
+    cycle = dependency_cycle({s.short: [steps[ids.get(d, shorts.get(d, -1))].short for d in s.record.depends
+                                        if d in ids or d in shorts] for s in steps})
+    if cycle:
+        raise SeriesError(f"{manifest}: the steps' dependencies form a cycle: {' -> '.join(cycle)}; "
+                          f"drop one of these 'depends'")
     for i, s in enumerate(steps):
         for dep in s.record.depends:
             j = ids.get(dep, shorts.get(dep))
@@ -221,6 +240,29 @@ def _check_order(steps: list[StepInfo], manifest: Path) -> None:
                 raise SeriesError(f"{s.path}: depends on unknown step {dep!r}")
             if j >= i:
                 raise SeriesError(f"{manifest}: {s.id} depends on {dep} but comes before it in 'order'")
+
+
+def dependency_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in ``step -> steps it depends on``, as a path that returns to its start, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        path.append(n)
+        for m in graph.get(n, ()):
+            if state.get(m) == 1:
+                return path[path.index(m):] + [m]
+            if m not in state and (found := visit(m)):
+                return found
+        path.pop()
+        state[n] = 2
+        return None
+
+    for n in graph:
+        if n not in state and (found := visit(n)):
+            return found
+    return None
 
 
 def _check_users(manifest: Path, names: list[str]) -> None:

@@ -119,3 +119,22 @@ def test_replaced_helper_is_seen_by_every_caller(tmp_path):
     assert v.status == Status.BROKEN and "EPIPE" in v.evidence
     assert c.images["s01_epipe"].definitions["kernel_sendmsg"].label == "kernel_sendmsg@s01_epipe"
     assert c.images["v3.18"].definitions["kernel_sendmsg"].label == "kernel_sendmsg@v3.18"
+
+
+def test_a_dependency_cycle_is_named(tmp_path):
+    d = write_series(tmp_path, {"s01_a": step("a", "", ', depends=("s02",)'),
+                                "s02_b": step("b", "", ', depends=("s01",)')})
+    with pytest.raises(SeriesError, match="form a cycle: s01 -> s02 -> s01"):
+        load_series(str(d))
+
+
+def test_a_step_taken_from_a_sibling_series(tmp_path):
+    """Two series that share a patch share its file: 'other/s01_x' in the order."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "s07_shared.py").write_text(step("shared patch", "USER_TWIN = 7\n", ', adds=("USER_TWIN",)'))
+    d = write_series(tmp_path, {"s01_local": step("local")}, "")
+    toml = (d / "series.toml").read_text().replace('order = ["s01_local"]', 'order = ["s01_local", "other/s07_shared"]')
+    (d / "series.toml").write_text(toml)
+    c = compose(load_series(str(d)))
+    assert c.images["s07_shared"].definitions["USER_TWIN"].obj == 7
