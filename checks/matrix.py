@@ -163,12 +163,15 @@ def verify_series(series: Series, profile: Profile, jobs: int | None = None, pro
 def _show_previous(result: SeriesResult, composed: Composed) -> None:
     """For each regression, replay its counterexample at the step before: what the user saw there."""
     index = {c.key: i for i, c in enumerate(result.cells)}
+    users = all_users()
     for g in result.regressions:
+        if g.user not in users:  # a primitive's contract: its counterexample is not a user input
+            continue
         i = index[(g.after, g.user, g.protocol)]
         cell = result.cells[i]
         if cell.counterexample is None:
             continue
-        obs = run_cell(composed.images[g.before], all_users()[g.user], g.protocol,
+        obs = run_cell(composed.images[g.before], users[g.user], g.protocol,
                        CellInput.from_json(cell.counterexample.input))
         seen = "holds" if obs.holds else obs.failure
         previous = f"at {g.before}: returned {obs.rc}, got {obs.got!r} ({seen})"

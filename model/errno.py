@@ -11,11 +11,19 @@ ENOMEM = 12
 EFAULT = 14
 EINVAL = 22
 EPIPE = 32
+EBADR = 53
+ENOTSOCK = 88
 EMSGSIZE = 90
 EOPNOTSUPP = 95
+ENETDOWN = 100
+ENETUNREACH = 101
+ECONNABORTED = 103
 ECONNRESET = 104
 ENOBUFS = 105
 ENOTCONN = 107
+ESHUTDOWN = 108
+ECONNREFUSED = 111
+EHOSTUNREACH = 113
 ERESTARTSYS = 512  # include/linux/errno.h: never seen by userspace
 
 _NAMES = {v: k for k, v in sorted(globals().items(), reverse=True) if k.isupper() and isinstance(v, int)}

@@ -23,7 +23,7 @@ dropped and ``sk_err = ENOBUFS`` (netlink_overrun). ``len > sk_sndbuf - 32`` use
 
 from __future__ import annotations
 
-from model.errno import EAGAIN, EFAULT, EMSGSIZE, ENOBUFS, EOPNOTSUPP
+from model.errno import EAGAIN, ECONNREFUSED, EFAULT, EMSGSIZE, ENOBUFS, EOPNOTSUPP
 from model.net_h import proto_ops, socket
 from model.proto._net_core import _datagram_skb, _skb_recv_datagram
 from model.skbuff import sk_buff
@@ -31,7 +31,6 @@ from model.sock import SEND_SHUTDOWN, proto, sock
 from model.socket_h import AF_NETLINK, MSG_DONTWAIT, MSG_OOB, MSG_TRUNC, msghdr
 from model.world import UNLIMITED, WAIT_ERROR, WAIT_SIGNAL
 
-_ECONNREFUSED = 111  # include/uapi/asm-generic/errno.h (not yet in model/errno.py)
 _SK_SNDBUF = 212992  # sysctl_wmem_default
 _PEER_PORTID = 4242  # nlk->dst_portid: the connected user-space peer
 
@@ -76,7 +75,7 @@ def netlink_unicast(k, ssk: sock, skb: sk_buff, portid: int, nonblock: int) -> i
     while True:  # retry:
         # netlink_getsockbyportid(ssk, portid)
         if ssk.sk_shutdown & SEND_SHUTDOWN:
-            return -_ECONNREFUSED  # kfree_skb(skb)
+            return -ECONNREFUSED  # kfree_skb(skb)
         # the receiver is a user socket: no netlink_unicast_kernel, no filter
         err = k.netlink_attachskb(ssk, skb, timeo, ssk)
         if err == 1:

@@ -32,14 +32,13 @@ Simplified, and why no caller can tell:
 
 from __future__ import annotations
 
-from model.errno import EINVAL, EMSGSIZE, ENOBUFS
+from model.errno import EINVAL, EMSGSIZE, ENETDOWN, ENOBUFS
 from model.kernel import Ptr
 from model.net_h import SOCK_RAW, proto_ops, socket
 from model.proto._net_core import _datagram_skb, _skb_recv_datagram, _sock_alloc_send_skb, _sock_wmalloc
 from model.sock import SEND_SHUTDOWN, proto, sock
 from model.socket_h import AF_PACKET, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, msghdr
 
-_ENETDOWN = 100  # include/uapi/asm-generic/errno.h (not yet in model/errno.py)
 _MSG_ERRQUEUE = 0x2000
 _MSG_CMSG_COMPAT = 0x80000000
 
@@ -62,7 +61,7 @@ _VIRTIO_NET_HDR_GSO_ECN = 0x80
 def _packet_dev_down(k, sk: sock) -> None:
     """The world's "error": the bound device goes down (packet_notifier, NETDEV_DOWN)."""
     sk.sk_shutdown |= SEND_SHUTDOWN
-    sk.sk_err = _ENETDOWN
+    sk.sk_err = ENETDOWN
 
 
 def _dev_up(sk: sock) -> bool:
@@ -83,7 +82,7 @@ def packet_sendmsg_spkt(k, iocb, sock: socket, msg: msghdr, len: int) -> int:
     while True:  # retry:
         # dev = dev_get_by_name_rcu(sock_net(sk), saddr->spkt_device)
         if not _dev_up(sk):
-            return -_ENETDOWN
+            return -ENETDOWN
 
         # You may not queue a frame bigger than the mtu. This is the lowest level
         # raw protocol and you must do your own fragmentation at this level.
@@ -117,7 +116,7 @@ def packet_snd(k, sock: socket, msg: msghdr, len: int) -> int:
 
     # Get and verify the address: the bound device (packet_cached_dev_get).
     if not _dev_up(sk):
-        return -_ENETDOWN
+        return -ENETDOWN
 
     if sock.type == SOCK_RAW:
         reserve = _DEV_HARD_HEADER_LEN

@@ -32,7 +32,7 @@ Simplified, and why no caller can tell:
 from __future__ import annotations
 
 from model.checksum import _csum_partial_bytes, csum_add, csum_fold, csum_tcpudp_nofold
-from model.errno import EFAULT, EMSGSIZE, ENOBUFS
+from model.errno import ECONNREFUSED, EFAULT, EHOSTUNREACH, EMSGSIZE, ENOBUFS
 from model.in_h import IPPROTO_ICMP, IPPROTO_UDP
 from model.kernel import Ptr
 from model.proto._net_core import _sock_alloc_send_skb, _sock_wmalloc
@@ -43,8 +43,6 @@ from model.socket_h import MSG_DONTWAIT
 _IP_DEV_MTU = 68  # the route's device: the IPv4 minimum MTU
 _IPHDR_LEN = 20  # sizeof(struct iphdr), no options
 _MSG_PROBE = 0x10  # include/linux/socket.h: "Do not send. Only probe path f.e. for MTU"
-_ECONNREFUSED = 111  # include/uapi/asm-generic/errno.h (not yet in model/errno.py)
-_EHOSTUNREACH = 113  # include/uapi/asm-generic/errno.h (not yet in model/errno.py)
 
 # The model's one flow, as __be32 values loaded by a little-endian host (127.0.0.1 -> 127.0.0.2).
 _SADDR = 0x0100007F
@@ -57,7 +55,7 @@ _SK_PROTOCOL = {"UDP": IPPROTO_UDP, "PING": IPPROTO_ICMP}
 def _ip_icmp_error(k, sk: sock) -> None:
     """The world's "error" for an IPv4 datagram socket: a fatal ICMP error for the flow arrives
     and sets ``sk_err`` (__udp4_lib_err / ping_err on a connected socket)."""
-    sk.sk_err = _ECONNREFUSED if _SK_PROTOCOL.get(sk.sk_prot.name) == IPPROTO_UDP else _EHOSTUNREACH
+    sk.sk_err = ECONNREFUSED if _SK_PROTOCOL.get(sk.sk_prot.name) == IPPROTO_UDP else EHOSTUNREACH
 
 
 def ip_generic_getfrag(k, from_: Ptr, to: Ptr, offset: int, len: int, odd: int, skb: sk_buff) -> int:

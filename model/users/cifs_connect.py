@@ -19,13 +19,11 @@ whether v3.18 already returned -ECONNABORTED (rather than the older -EAGAIN) is 
 
 from __future__ import annotations
 
-from model.errno import EAGAIN, EINTR, ENOMEM, ERESTARTSYS
+from model.errno import EAGAIN, ECONNABORTED, EINTR, ENOMEM, ERESTARTSYS, ESHUTDOWN
 from model.kernel import NULL, Ptr
 from model.param import HZ
 from model.users import RECV, User
 
-_ECONNABORTED = 103  # not in model/errno.py
-_ESHUTDOWN = 108  # not in model/errno.py
 _CifsGood = 1  # enum statusEnum { CifsNew = 0, CifsGood, CifsExiting, CifsNeedReconnect, ... }
 _CifsExiting = 2
 _CifsNeedReconnect = 3
@@ -84,11 +82,11 @@ def cifs_readv_from_socket(k, server, iov_orig: Ptr, nr_segs: int, to_read: int)
         length = k.kernel_recvmsg(server.ssocket, smb_msg, iov, segs, to_read, 0)
 
         if server.tcpStatus == _CifsExiting:
-            total_read = -_ESHUTDOWN
+            total_read = -ESHUTDOWN
             break
         elif server.tcpStatus == _CifsNeedReconnect:
             # cifs_reconnect(server);
-            total_read = -_ECONNABORTED
+            total_read = -ECONNABORTED
             break
         elif length == -ERESTARTSYS or length == -EAGAIN or length == -EINTR:
             # Minimum sleep to prevent looping, allowing socket to clear and app threads to set
@@ -101,7 +99,7 @@ def cifs_readv_from_socket(k, server, iov_orig: Ptr, nr_segs: int, to_read: int)
         elif length <= 0:
             # "Received no data or error: expecting %d\ngot %d"
             # cifs_reconnect(server);
-            total_read = -_ECONNABORTED
+            total_read = -ECONNABORTED
             break
         total_read += length
         to_read -= length

@@ -27,7 +27,7 @@ from model.param import HZ
 from model.socket_h import MSG_DONTWAIT, MSG_NOSIGNAL
 from model.users import SEND, User
 
-CifsNeedReconnect = 2
+CifsNeedReconnect = 3  # enum statusEnum { CifsNew = 0, CifsGood, CifsExiting, CifsNeedReconnect }
 
 
 @dataclass(slots=True)

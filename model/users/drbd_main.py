@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.errno import EAGAIN, EINTR, EIO
+from model.errno import EAGAIN, EBADR, EINTR, EIO
 from model.kernel import Ptr
 from model.param import HZ
 from model.socket_h import MSG_MORE, MSG_NOSIGNAL
 from model.users import SEND, User
 
 _DRBD_KO_COUNT_DEF = 7  # include/linux/drbd_limits.h
-_EBADR = 53  # include/uapi/asm-generic/errno.h; not in model/errno.py
 
 
 @dataclass(slots=True)
@@ -59,7 +58,7 @@ def drbd_send(k, connection: drbd_connection, sock, buf: Ptr, size: int, msg_fla
     """You must have down()ed the appropriate [m]sock_mutex elsewhere!"""
     sent = 0
     if sock is None:
-        return -_EBADR
+        return -EBADR
 
     # THINK  if (signal_pending) return ... ?
 

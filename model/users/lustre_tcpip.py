@@ -16,13 +16,11 @@ Source: libcfs_sock_write() as in 3.1x linux-tcpip.c.
 
 from __future__ import annotations
 
-from model.errno import EAGAIN
+from model.errno import EAGAIN, ECONNABORTED
 from model.kernel import Oops, Ptr
 from model.param import HZ
 from model.socket_h import MSG_DONTWAIT
 from model.users import SEND, User
-
-_ECONNABORTED = 103  # not in model/errno.py
 
 
 def libcfs_sock_write(k, sock, buffer: Ptr, nob: int, timeout: int) -> int:
@@ -55,7 +53,7 @@ def libcfs_sock_write(k, sock, buffer: Ptr, nob: int, timeout: int) -> int:
 
         if rc == 0:
             # CERROR("Unexpected zero rc\n");
-            return -_ECONNABORTED
+            return -ECONNABORTED
 
         if ticks <= 0:
             return -EAGAIN

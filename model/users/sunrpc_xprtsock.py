@@ -24,15 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.errno import EAGAIN, ENOBUFS, ENOTCONN, EPIPE
+from model.errno import EAGAIN, ECONNREFUSED, ENETUNREACH, ENOBUFS, ENOTCONN, ENOTSOCK, EPIPE
 from model.kernel import NULL, Ptr
 from model.socket_h import MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL
 from model.users import SEND, User
 
 XS_SENDMSG_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL
-_ENOTSOCK = 88  # not in model/errno.py
-_ENETUNREACH = 101  # not in model/errno.py
-_ECONNREFUSED = 111  # not in model/errno.py
 
 
 @dataclass(slots=True)
@@ -85,7 +82,7 @@ def xs_sendpages(k, sock, addr: Ptr, addrlen: int, xdr: xdr_buf, base: int, zero
     sent = 0
 
     if sock is None:
-        return -_ENOTSOCK
+        return -ENOTSOCK
 
     # clear_bit(SOCK_ASYNC_NOSPACE, &sock->flags);
     if base != 0:
@@ -165,7 +162,7 @@ def xs_tcp_send_request(k, task: rpc_task) -> int:
         status = -EAGAIN
         break
 
-    if status == -_ENOTSOCK:
+    if status == -ENOTSOCK:
         status = -ENOTCONN
         # Should we call xs_close() here?
     elif status == -EAGAIN:
@@ -194,12 +191,12 @@ def xs_udp_send_request(k, task: rpc_task) -> int:
         # Still some bytes left; set up for a retry later.
         status = -EAGAIN
 
-    if status == -_ENOTSOCK:
+    if status == -ENOTSOCK:
         status = -ENOTCONN
         # Should we call xs_close() here?
     elif status == -EAGAIN:
         status = k.xs_nospace(task)
-    elif status in (-_ENETUNREACH, -ENOBUFS, -EPIPE, -_ECONNREFUSED):
+    elif status in (-ENETUNREACH, -ENOBUFS, -EPIPE, -ECONNREFUSED):
         # When the server has died, an ICMP port unreachable message prompts ECONNREFUSED.
         pass  # clear_bit(SOCK_ASYNC_NOSPACE, &transport->sock->flags);
     else:
