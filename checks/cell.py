@@ -11,7 +11,7 @@ import importlib
 import json
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from checks import exhaustive
@@ -143,3 +143,22 @@ def check_primitive_cell(task: CellTask, image: KernelImage, profile: Profile) -
                       f"--input {shlex.quote(json.dumps(run.counterexample, separators=(',', ':')))}")
     return CellVerdict(task.step, task.user, task.protocol, status, evidence, round(time.perf_counter() - t0, 3),
                        cex, replay, (run,))
+
+
+def cell_reach(image: KernelImage, task: CellTask) -> set[str]:
+    """The definitions a cell's verdict depends on."""
+    if task.user.startswith(PRIMITIVE):
+        return reachable(image, {task.user[len(PRIMITIVE):]})
+    return reach(image, all_users()[task.user], task.protocol)
+
+
+def retarget(v: CellVerdict, task: CellTask) -> CellVerdict:
+    """A verdict computed for another step or series, as this task's: same finding, its own replay."""
+    replay = v.replay
+    if v.counterexample is not None:
+        if task.user.startswith(PRIMITIVE):
+            replay = (f"seriescheck replay {shlex.quote(task.series)} {task.step} {task.user} - "
+                      f"--input {shlex.quote(json.dumps(v.counterexample.input, separators=(',', ':')))}")
+        else:
+            replay = replay_command(task, CellInput.from_json(v.counterexample.input))
+    return replace(v, step=task.step, replay=replay)

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from checks.cache import VerdictCache
 from checks.harness import CellInput, ModelError, run_cell
 from checks.profiles import PROFILES, UnknownProfile, get_profile
 from checks.series import SeriesError, all_series, compose, load_series
@@ -92,6 +93,7 @@ def _profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
     p.add_argument("--no-crosshair", action="store_true", help="skip the CrossHair engine")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--no-cache", action="store_true", help="run every cell afresh (the cache is still refreshed)")
 
 
 def cmd_verify(args) -> int:
@@ -105,10 +107,13 @@ def cmd_verify(args) -> int:
         compose(s)
     print(render.header(profile), flush=True)
     results = []
+    cache = VerdictCache(read=not args.no_cache)
     for s in series:
-        r = verify_series(s, profile, args.jobs, users=args.user, protocols=args.protocol)
+        r = verify_series(s, profile, args.jobs, users=args.user, protocols=args.protocol, cache=cache)
         results.append(r)
         print(render.series_text(r), flush=True)
+    print(f"cells: {cache.hits} reused from the cache, {cache.misses} computed"
+          + (f", {cache.discarded} corrupt or stale entries discarded" if cache.discarded else ""))
     if args.json:
         doc = render.dumps(render.to_json(results, profile))
         if args.json == "-":

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from checks.cell import CellTask, all_users, check_cell
+from checks.cache import VerdictCache, cell_key
+from checks.cell import CellTask, all_users, cell_reach, check_cell, retarget
 from checks.harness import PROTOCOLS, CellInput, run_cell
 from checks.profiles import Profile
 from checks.series import SERIES_ROOT, Composed, Series, SeriesError, compose, load_series
@@ -108,23 +109,56 @@ def _run_task(args: tuple[CellTask, Profile]) -> CellVerdict:
 
 
 def run_tasks(tasks: list[CellTask], profile: Profile, jobs: int | None = None,
-              progress: Callable[[CellVerdict], None] | None = None) -> list[CellVerdict]:
-    """Run cells on ``jobs`` worker processes (default: one per core); results in task order."""
+              progress: Callable[[CellVerdict], None] | None = None,
+              cache: VerdictCache | None = None) -> list[CellVerdict]:
+    """Run cells on ``jobs`` worker processes (default: one per core); results in task order.
+    Cells whose key is in ``cache`` are not run again."""
     jobs = jobs or os.cpu_count() or 1
-    results: list[CellVerdict] = []
-    if jobs == 1 or len(tasks) == 1:
-        for t in tasks:
-            results.append(_run_task((t, profile)))
+    results: dict[int, CellVerdict] = {}
+    keys: dict[int, str] = {}
+    pending: list[int] = []
+    for i, t in enumerate(tasks):
+        hit = None
+        if cache is not None and cache.enabled:
+            keys[i] = task_key(t, profile)
+            hit = cache.get(keys[i])
+        if hit is not None:
+            results[i] = retarget(hit, t)
             if progress:
-                progress(results[-1])
-        return results
+                progress(results[i])
+        else:
+            pending.append(i)
+    for i, v in zip(pending, _compute([tasks[i] for i in pending], profile, jobs, progress), strict=True):
+        results[i] = v
+        if cache is not None and i in keys:
+            cache.put(keys[i], v)
+    return [results[i] for i in range(len(tasks))]
+
+
+def task_key(t: CellTask, profile: Profile) -> str:
+    from checks.render import tool_versions
+
+    c = _composed(t.series_path)
+    image = c.images[t.step]
+    return cell_key(image, cell_reach(image, t), t.user, t.protocol, c.removed_fields[t.step], profile.to_json(),
+                    tool_versions())
+
+
+def _compute(tasks: list[CellTask], profile: Profile, jobs: int, progress) -> list[CellVerdict]:
+    out: list[CellVerdict] = []
+    if jobs == 1 or len(tasks) <= 1:
+        for t in tasks:
+            out.append(_run_task((t, profile)))
+            if progress:
+                progress(out[-1])
+        return out
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         for v in pool.map(_run_task, [(t, profile) for t in tasks]):
-            results.append(v)
+            out.append(v)
             if progress:
                 progress(v)
-    return results
+    return out
 
 
 def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
@@ -152,10 +186,12 @@ def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
 
 
 def verify_series(series: Series, profile: Profile, jobs: int | None = None, progress=None,
-                  users: list[str] | None = None, protocols: list[str] | None = None) -> SeriesResult:
+                  users: list[str] | None = None, protocols: list[str] | None = None,
+                  cache: VerdictCache | None = None) -> SeriesResult:
     composed = compose(series)  # composition errors surface here, before any worker starts
+    _COMPOSED[str(series.path)] = composed
     tasks = cell_tasks(series, users, protocols)
-    result = judge(series, run_tasks(tasks, profile, jobs, progress))
+    result = judge(series, run_tasks(tasks, profile, jobs, progress, cache))
     _show_previous(result, composed)
     return result
 
