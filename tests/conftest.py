@@ -22,3 +22,9 @@ def plant(image: KernelImage, name: str, fn) -> KernelImage:
 @pytest.fixture(scope="session")
 def v318() -> KernelImage:
     return base_image()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test session gets its own verdict cache: tests never read or write the user's."""
+    monkeypatch.setenv("SERIESCHECK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
