@@ -48,6 +48,7 @@ class CellTask:
     step: str
     user: str
     protocol: str
+    order: tuple[str, ...] | None = None  # the steps applied, when not the series' own order
 
 
 def reach(image: KernelImage, user: User, proto: str) -> set[str]:
@@ -55,7 +56,8 @@ def reach(image: KernelImage, user: User, proto: str) -> set[str]:
 
 
 def replay_command(task: CellTask, inp: CellInput) -> str:
-    return (f"seriescheck replay {shlex.quote(task.series)} {task.step} {task.user} {task.protocol} "
+    order = f" --order {','.join(s.split('_', 1)[0] for s in task.order)}" if task.order else ""
+    return (f"seriescheck replay {shlex.quote(task.series)} {task.step} {task.user} {task.protocol}{order} "
             f"--input {shlex.quote(json.dumps(inp.to_json(), separators=(',', ':')))}")
 
 

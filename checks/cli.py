@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (BadInput, SeriesError, UnknownProfile, ModelError) as e:
+    except (BadInput, SeriesError, UnknownProfile, ModelError) as e:  # OrderError is a SeriesError
         print(f"seriescheck: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("user")
     r.add_argument("protocol")
     r.add_argument("--input", required=True, help='JSON, e.g. {"segs":[2],"script":[[1,"signal"]]}')
+    r.add_argument("--order", help="the steps applied, when not the series' own order (s01,s04,...)")
     r.set_defaults(func=cmd_replay)
 
     c = sub.add_parser("check", help="run one step's cells only")
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("series")
     im.add_argument("step")
     im.set_defaults(func=cmd_impact)
+
+    o = sub.add_parser("order", help="is an order of the steps safe? find one that is")
+    o.add_argument("series")
+    o.add_argument("--order", help="a proposed order (s01,s04,s02,...); default: the series' own")
+    o.add_argument("--search", action="store_true", help="find an order in which no prefix regresses a cell")
+    _profile_args(o)
+    o.set_defaults(func=cmd_order)
 
     rel = sub.add_parser("relies", help="what each user relies on: run it over abstract send/receive paths")
     rel.add_argument("--user", action="append", help="only this user (repeatable)")
@@ -143,7 +151,12 @@ def cmd_replay(args) -> int:
     except (ValueError, KeyError, TypeError) as e:
         example = '{"segs":[2],"script":[[1,"signal"]]}'
         raise BadInput(f"--input is not a cell input ({e}); give e.g. '{example}'") from e
-    image = compose(series).images[step.id]
+    if args.order:
+        from checks.order import parse_order
+
+        image = compose(series, parse_order(series, args.order)).images[step.id]
+    else:
+        image = compose(series).images[step.id]
     obs = run_cell(image, users[args.user], args.protocol, inp)
     print(f"{step.id} {args.user}/{args.protocol}: {inp.describe()}")
     print(f"  returned {obs.rc}; expected {obs.expected!r}; got {obs.got!r}")
@@ -266,3 +279,43 @@ def cmd_impact(args) -> int:
     for user, proto, touched in cells:
         print(f"  {user}/{proto}: {', '.join(sorted(touched))}")
     return EXIT_OK
+
+
+def cmd_order(args) -> int:
+    from checks.order import Evaluator, certificate, check_order, parse_order, search_order, short, split_advice
+
+    profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
+    series = load_series(args.series)
+    compose(series)
+    cache = VerdictCache(read=not args.no_cache)
+    ev = Evaluator(series, profile, cache, args.jobs)
+    if args.search:
+        result = search_order(ev)
+        _print_stats(result.stats, cache)
+        if result.found:
+            print(f"safe order: {','.join(short(s) for s in result.found)}")
+            return EXIT_OK
+        print(f"no order of series {series.name} keeps every prefix regression-free")
+        cert, breaks = certificate(ev)
+        if cert:
+            print(f"certificate: no order of {{{', '.join(short(s) for s in cert)}}} is safe:")
+            for b in breaks:
+                print("  " + b.describe().replace("\n", "\n  "))
+            for sid in cert:
+                print(f"  advice: {split_advice(series.step(sid))}")
+        _print_stats(ev.stats, cache)
+        return EXIT_CONTRADICTS
+    order = parse_order(series, args.order) if args.order else tuple(s.id for s in series.steps[1:])
+    result = check_order(ev, order)
+    _print_stats(result.stats, cache)
+    if result.safe:
+        print(f"order {','.join(short(s) for s in order)} is safe: no prefix regresses a cell")
+        return EXIT_OK
+    print(f"order {','.join(short(s) for s in order)} is UNSAFE; first unsafe prefix:")
+    print("  " + result.first_break.describe().replace("\n", "\n  "))
+    return EXIT_CONTRADICTS
+
+
+def _print_stats(stats, cache) -> None:
+    print(f"[{stats.states} prefixes evaluated; cells: {stats.cells_naive} naive, "
+          f"{stats.cells_computed} computed, {stats.cells_reused} reused]")

@@ -93,19 +93,28 @@ def _primitive_tasks(series: Series, ref: str, step_ids: list[str]) -> list[Cell
 
 
 # Worker side: each process composes a series once and keeps it.
-_COMPOSED: dict[str, Composed] = {}
+_COMPOSED: dict[tuple[str, tuple[str, ...] | None], Composed] = {}
+_SERIES: dict[str, Series] = {}
 
 
-def _composed(path: str) -> Composed:
-    if path not in _COMPOSED:
-        _COMPOSED[path] = compose(load_series(path))
-    return _COMPOSED[path]
+def _composed(path: str, order: tuple[str, ...] | None = None) -> Composed:
+    if (path, order) not in _COMPOSED:
+        if path not in _SERIES:
+            _SERIES[path] = load_series(path)
+        _COMPOSED[(path, order)] = compose(_SERIES[path], order)
+    return _COMPOSED[(path, order)]
+
+
+def task_image(task: CellTask):
+    """The kernel and the removed struct members of the task's step, in the task's order."""
+    c = _composed(task.series_path, task.order)
+    return c.images[task.step], c.removed_fields[task.step]
 
 
 def _run_task(args: tuple[CellTask, Profile]) -> CellVerdict:
     task, profile = args
-    c = _composed(task.series_path)
-    return check_cell(task, c.images[task.step], c.removed_fields[task.step], profile)
+    image, removed = task_image(task)
+    return check_cell(task, image, removed, profile)
 
 
 def run_tasks(tasks: list[CellTask], profile: Profile, jobs: int | None = None,
@@ -138,10 +147,8 @@ def run_tasks(tasks: list[CellTask], profile: Profile, jobs: int | None = None,
 def task_key(t: CellTask, profile: Profile) -> str:
     from checks.render import tool_versions
 
-    c = _composed(t.series_path)
-    image = c.images[t.step]
-    return cell_key(image, cell_reach(image, t), t.user, t.protocol, c.removed_fields[t.step], profile.to_json(),
-                    tool_versions())
+    image, removed = task_image(t)
+    return cell_key(image, cell_reach(image, t), t.user, t.protocol, removed, profile.to_json(), tool_versions())
 
 
 def _compute(tasks: list[CellTask], profile: Profile, jobs: int, progress) -> list[CellVerdict]:
@@ -189,7 +196,8 @@ def verify_series(series: Series, profile: Profile, jobs: int | None = None, pro
                   users: list[str] | None = None, protocols: list[str] | None = None,
                   cache: VerdictCache | None = None) -> SeriesResult:
     composed = compose(series)  # composition errors surface here, before any worker starts
-    _COMPOSED[str(series.path)] = composed
+    _COMPOSED[(str(series.path), None)] = composed
+    _SERIES[str(series.path)] = series
     tasks = cell_tasks(series, users, protocols)
     result = judge(series, run_tasks(tasks, profile, jobs, progress, cache))
     _show_previous(result, composed)
