@@ -2,7 +2,9 @@
 
 An order is safe when no prefix regresses a cell: a (user, protocol) pair, or a primitive's
 contract, that holds after the steps before must still hold after the next one. A cell that was
-already broken (the iSCSI target's send loop at v3.18) is not a regression.
+already broken (the iSCSI target's send loop at v3.18) is not a regression, and neither is a
+regression the series' manifest lists for that step: the maintainer has accepted it, wherever
+the step lands.
 
 An order must respect each step's declared ``depends`` and its build dependencies: a step that
 replaces a symbol another step adds comes after it (composition refuses otherwise), and a step
@@ -82,6 +84,8 @@ class Evaluator:
         self.stats = Stats()
         users = all_users()
         self.pairs = [(u, p) for u in (series.users or sorted(users)) for p in users[u].protocols]
+        # regressions the manifest lists for a step are accepted wherever that step lands
+        self.accepted = {(series.step(e.step).id, e.user, e.protocol, e.status) for e in series.expected}
 
     def cells(self, prefix: tuple[str, ...]) -> dict[tuple[str, str], CellVerdict]:
         image = compose(self.series, prefix).images[self.step_id(prefix)]
@@ -101,9 +105,11 @@ class Evaluator:
         return prefix[-1] if prefix else self.series.steps[0].id
 
 
-def regressions(before: dict, after: dict) -> list[tuple[CellVerdict, CellVerdict]]:
+def regressions(before: dict, after: dict, accepted: set = frozenset()) -> list[tuple[CellVerdict, CellVerdict]]:
+    """Cells that held before and fail after, less those the manifest accepts for that step."""
     return [(before[k], v) for k, v in after.items()
-            if k in before and before[k].status in HOLDS and v.status in FAILS]
+            if k in before and before[k].status in HOLDS and v.status in FAILS
+            and (v.step, v.user, v.protocol, v.status) not in accepted]
 
 
 def parse_order(series: Series, text: str) -> tuple[str, ...]:
@@ -139,7 +145,7 @@ def check_order(ev: Evaluator, order: tuple[str, ...]) -> OrderResult:
         except SeriesError as e:
             raise OrderError(f"{short(order[i - 1])} cannot be applied after "
                              f"[{','.join(short(s) for s in order[:i - 1])}]: {e}") from None
-        broken = regressions(before, after)
+        broken = regressions(before, after, ev.accepted)
         if broken:
             b, a = broken[0]
             return OrderResult(order, False, Break(order[: i - 1], order[i - 1], b, a), ev.stats)
@@ -186,7 +192,7 @@ def search_order(ev: Evaluator, steps: list[StepInfo] | None = None) -> Search:
             if fp in dead:
                 continue
             after = ev.cells(nxt)
-            broken = regressions(cells, after)
+            broken = regressions(cells, after, ev.accepted)
             if broken:
                 conflicts.append(Break(prefix, s.id, *broken[0]))
                 continue

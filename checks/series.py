@@ -97,7 +97,7 @@ class Composed:
 
 # --- loading ---------------------------------------------------------------------------------
 
-_STEP_FILE = re.compile(r"^s\d+[a-z]?_[A-Za-z0-9_]+$")
+_STEP_FILE = re.compile(r"^[a-z]\d+[a-z]?_[A-Za-z0-9_]+$")
 
 
 def find_series(ref: str) -> Path:
@@ -131,7 +131,7 @@ def load_series(ref: str) -> Series:
     base_step = StepInfo(BASE_VERSION, Step(subject=f"Linux {BASE_VERSION}", kernel=BASE_VERSION), None, {})
     steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
     _check_order(steps, manifest)
-    expected = tuple(_expectation(e, manifest, steps) for e in meta.get("expected", []))
+    expected = tuple(x for e in meta.get("expected", []) for x in _expectations(e, manifest, steps))
     users = tuple(meta["users"]) if "users" in meta else None
     _check_users(manifest, [e.user for e in expected] + list(users or ()))
     return Series(name, path, meta.get("description", ""), tuple(steps), expected, users)
@@ -176,11 +176,14 @@ _LOADING: list[Path] = []  # the step files being imported, innermost last
 
 
 def earlier(stem: str) -> ModuleType:
-    """The module of an earlier step beside the one being imported, for a step that builds on a
-    struct an earlier step defined (``msg_iter`` embeds the iov_iter of the kvec patch)."""
+    """The module of an earlier step beside the one being imported (``s04_iov_iter_kvec``) or in a
+    sibling series (``as-merged/s04_iov_iter_kvec``), for a step that builds on a struct an earlier
+    step defined (``msg_iter`` embeds the iov_iter of the kvec patch)."""
     if not _LOADING:
         raise SeriesError(f"earlier({stem!r}) called outside the loading of a series")
     file = _LOADING[-1].parent / f"{stem}.py"
+    if "/" in stem:
+        file = _LOADING[-1].parent.parent / f"{stem}.py"
     for m in list(sys.modules.values()):
         if getattr(m, "__file__", None) == str(file):
             return m
@@ -268,10 +271,29 @@ def dependency_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 def _check_users(manifest: Path, names: list[str]) -> None:
     from checks.cell import all_users  # the user registry imports the model; load it only here
 
+    from checks.primitives import PRIMITIVES
+
     known = all_users()
     for name in names:
+        if name.startswith("primitive:") and name.split(":", 1)[1] in PRIMITIVES:
+            continue
         if name not in known:
             raise SeriesError(f"{manifest}: names unknown user {name!r}; known users: {', '.join(sorted(known))}")
+
+
+def _expectations(e: dict, manifest: Path, steps: list[StepInfo]) -> list[Expectation]:
+    """One [[expected]] entry: ``step`` is a step, ``"A..B"`` (A to B inclusive) or ``"*"`` (all)."""
+    ref = e.get("step")
+    if not isinstance(ref, str) or (".." not in ref and ref != "*"):
+        return [_expectation(e, manifest, steps)]
+    index = {s.id: i for i, s in enumerate(steps)} | {s.short: i for i, s in enumerate(steps)}
+    first, _, last = ref.partition("..") if ref != "*" else (steps[0].short, "", steps[-1].short)
+    for end in (first, last):
+        if end not in index:
+            raise SeriesError(f"{manifest}: [[expected]] step range {ref!r} names unknown step {end!r}")
+    if index[first] > index[last]:
+        raise SeriesError(f"{manifest}: [[expected]] step range {ref!r} runs backwards")
+    return [_expectation(dict(e, step=s.id), manifest, steps) for s in steps[index[first]: index[last] + 1]]
 
 
 def _expectation(e: dict, manifest: Path, steps: list[StepInfo]) -> Expectation:
