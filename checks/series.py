@@ -270,7 +270,6 @@ def dependency_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 
 def _check_users(manifest: Path, names: list[str]) -> None:
     from checks.cell import all_users  # the user registry imports the model; load it only here
-
     from checks.primitives import PRIMITIVES
 
     known = all_users()
