@@ -3,8 +3,9 @@
 An order is safe when no prefix regresses a cell: a (user, protocol) pair, or a primitive's
 contract, that holds after the steps before must still hold after the next one. A cell that was
 already broken (the iSCSI target's send loop at v3.18) is not a regression, and neither is a
-regression the series' manifest lists for that step: the maintainer has accepted it, wherever
-the step lands.
+regression the series' manifest marks ``accept = true`` for that step: the maintainer has
+accepted it, wherever the step lands. Every other expected regression is still unsafe: a
+manifest that records a break does not excuse it.
 
 An order must respect each step's declared ``depends`` and its build dependencies: a step that
 replaces a symbol another step adds comes after it (composition refuses otherwise), and a step
@@ -84,8 +85,8 @@ class Evaluator:
         self.stats = Stats()
         users = all_users()
         self.pairs = [(u, p) for u in (series.users or sorted(users)) for p in users[u].protocols]
-        # regressions the manifest lists for a step are accepted wherever that step lands
-        self.accepted = {(series.step(e.step).id, e.user, e.protocol, e.status) for e in series.expected}
+        # regressions the manifest accepts (accept = true) for a step, wherever that step lands
+        self.accepted = {(series.step(e.step).id, e.user, e.protocol, e.status) for e in series.expected if e.accept}
 
     def cells(self, prefix: tuple[str, ...]) -> dict[tuple[str, str], CellVerdict]:
         image = compose(self.series, prefix).images[self.step_id(prefix)]
