@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from checks import reports
 from checks.cache import VerdictCache
 from checks.harness import CellInput, ModelError, run_cell
 from checks.profiles import PROFILES, UnknownProfile, get_profile
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("series", nargs="*", help="series names under series/ or paths (default: all)")
     _profile_args(v)
     v.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE ('-' for stdout)")
+    reports.add_report_options(v)
     v.add_argument("--user", action="append", help="only this user (repeatable)")
     v.add_argument("--protocol", action="append", help="only this protocol (repeatable)")
     v.set_defaults(func=cmd_verify)
@@ -106,28 +108,36 @@ def _profile_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_verify(args) -> int:
     from checks import render
-    from checks.matrix import verify_series
+    from checks.matrix import cell_tasks, verify_series
 
     profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
     refs = args.series or [str(p) for p in all_series()]
     series = [load_series(ref) for ref in refs]
     for s in series:
         compose(s)
-    print(render.header(profile), flush=True)
+    out = reports.text_stream(args)  # stderr when another --format takes stdout
+    print(render.header(profile), file=out, flush=True)
     results = []
     cache = VerdictCache(read=not args.no_cache)
+    progress = reports.progress_display(jobs=args.jobs)  # silent unless stdout is a terminal
     for s in series:
-        r = verify_series(s, profile, args.jobs, users=args.user, protocols=args.protocol, cache=cache)
+        progress.start(len(cell_tasks(s, args.user, args.protocol)), s.name)
+        try:
+            r = verify_series(s, profile, args.jobs, progress=progress, users=args.user, protocols=args.protocol,
+                              cache=cache)
+        finally:
+            progress.stop()
         results.append(r)
-        print(render.series_text(r), flush=True)
+        print(render.series_text(r), file=out, flush=True)
     print(f"cells: {cache.hits} reused from the cache, {cache.misses} computed"
-          + (f", {cache.discarded} corrupt or stale entries discarded" if cache.discarded else ""))
+          + (f", {cache.discarded} corrupt or stale entries discarded" if cache.discarded else ""), file=out)
     if args.json:
         doc = render.dumps(render.to_json(results, profile))
         if args.json == "-":
             print(doc)
         else:
             Path(args.json).write_text(doc + "\n")
+    reports.write_reports(args, results, profile)
     if not all(r.expected_met for r in results):
         return EXIT_CONTRADICTS
     return EXIT_UNKNOWN if any(r.unknown for r in results) else EXIT_OK
