@@ -15,7 +15,9 @@ one. Segments are separate kernel allocations, so reading past one is an Oops, n
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from model.errno import errname
 from model.in_h import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
@@ -145,12 +147,17 @@ class ModelError(Exception):
     """The model itself is wrong (a Python error inside a kernel function): fix the model file named."""
 
 
+_CHECKER_DIR = str(Path(__file__).resolve().parent)
+_PYTHON_DIRS = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+
+
 def _model_frame(e: BaseException) -> str:
-    """``file:line`` of the innermost frame in model or series code, where the error happened."""
+    """``file:line`` of the innermost frame in model or step code (not the checker's, not Python's),
+    where the error happened."""
     tb, where = e.__traceback__, ""
     while tb is not None:
         f = tb.tb_frame.f_code.co_filename
-        if "/model/" in f or "/series/" in f:
+        if not f.startswith(_CHECKER_DIR) and not f.startswith(_PYTHON_DIRS) and not f.startswith("<"):
             where = f"{f}:{tb.tb_lineno}"
         tb = tb.tb_next
     return where

@@ -61,3 +61,16 @@ def test_replay_of_a_holding_input_exits_0():
     inp = '{"segs":[2],"script":[[1,"signal"]]}'
     r = seriescheck("replay", "v3.18", "v3.18", "smb_send_kvec", "tcp", "--input", inp)
     assert r.returncode == 0 and "holds" in r.stdout
+
+
+def test_a_model_that_raises_a_python_error_is_bad_input_naming_its_line(tmp_path):
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "series.toml").write_text('name = "bad"\norder = ["s01_oops"]\nusers = ["smb_send_kvec"]\n')
+    (d / "s01_oops.py").write_text('"""cifs: a broken model"""\nfrom checks.series import Step\n\n'
+                                   'STEP = Step(subject="cifs: a broken model")\n\n\n'
+                                   'def smb_send_kvec(k, server, iov, n_vec, sent):\n    return 1 // 0\n')
+    r = seriescheck("verify", str(d), "--no-crosshair")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{d / 's01_oops.py'}:8: ZeroDivisionError" in lines[0]
