@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
 import inspect
 from dataclasses import dataclass, field
-from types import FunctionType, ModuleType
+from types import FunctionType, MethodType, ModuleType
 
 USER_SPACE = "user"
 KERNEL_SPACE = "kernel"
@@ -254,6 +253,7 @@ class Kernel:
     def __getattr__(self, name: str):
         # Only reached for names that are not state attributes: resolve through the image once.
         d = self.image.lookup(name)
-        value = functools.partial(d.obj, self) if isinstance(d.obj, FunctionType) else d.obj
+        # a bound method: cheaper than functools.partial, and CrossHair wraps it less
+        value = MethodType(d.obj, self) if isinstance(d.obj, FunctionType) else d.obj
         self.__dict__[name] = value
         return value

@@ -14,8 +14,25 @@ and the msg copy helpers still run memcpy_{from,to}iovec() on the array
 behind the iterator ("XXX: stripping const"), so they still consume it
 and do not advance msg_iter.  Nothing a caller sees changes yet.
 
+The other protocols that still read msg->msg_iov do the same:
+ip_generic_getfrag() now gets the msghdr itself from udp_sendmsg() and
+reads msg_iter.iov by offset; ping_v4_sendmsg() hands msg_iter.iov to
+ping_getfrag() through pingfakehdr; udp_recvmsg() gives msg_iter.iov to
+skb_copy_and_csum_datagram_iovec(); unix_stream_sendmsg() and packet_snd()
+give it to skb_copy_datagram_from_iovec(); l2cap_skbuff_fromiovec() to its
+->memcpy_fromiovec callback.
+
+Two users built struct msghdr by hand around sock_sendmsg() under
+set_fs(KERNEL_DS): ocfs2's o2net_send_tcp_msg() and lustre's
+ksocknal_lib_send_iov().  They call kernel_sendmsg() instead, which does
+the same and now also sets up msg_iter.
+
 Upstream: Al Viro, recalled as c0371da6047a [UNVERIFIED]; the result is
-T319 include/linux/socket.h and net/socket.c.
+T319 include/linux/socket.h and net/socket.c.  The ocfs2 and lustre
+conversions were Al Viro's separate "don't open-code kernel_sendmsg()"
+patches of the same cycle [UNVERIFIED]: the T319 tree read has neither
+file; their kernel_sendmsg() form is the one later trees show, and it is
+the only form that builds once msghdr has no msg_iov.
 """
 
 from __future__ import annotations
@@ -23,12 +40,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from checks.series import Step, earlier
-from model.errno import EFAULT, EPIPE
+from model.errno import EFAULT, EINVAL, EMSGSIZE, ENETDOWN, EOPNOTSUPP, EPIPE
 from model.kernel import NULL, Ptr
-from model.sock import SEND_SHUTDOWN
-from model.socket_h import MSG_DONTWAIT
+from model.net_h import SOCK_RAW, socket
+from model.proto._net_core import (
+    _skb_checksum_complete,
+    _skb_copy_and_csum_datagram_iovec,
+    _skb_recv_datagram,
+    _sock_alloc_send_skb,
+)
+from model.proto.af_packet import (
+    _DEV_HARD_HEADER_LEN,
+    _DEV_MTU,
+    _VIRTIO_NET_HDR_F_NEEDS_CSUM,
+    _VIRTIO_NET_HDR_GSO_ECN,
+    _VIRTIO_NET_HDR_GSO_NONE,
+    _VIRTIO_NET_HDR_GSO_TCPV4,
+    _VIRTIO_NET_HDR_GSO_TCPV6,
+    _VIRTIO_NET_HDR_GSO_UDP,
+    _VLAN_HLEN,
+    _VNET_HDR_LEN,
+    _dev_up,
+    _frame_is_8021q,
+    _packet_dev_down,
+)
+from model.proto.af_unix import _SKB_MAX_ALLOC, _UNIX_SK_SNDBUF, _unix_peer_dead, _unix_peer_dies
+from model.proto.ip_output import _ip_icmp_error
+from model.proto.l2cap import l2cap_chan
+from model.proto.ping import _ICMPHDR_LEN, _PING_IDENT, pingfakehdr
+from model.proto.udp import _UDPHDR_LEN, _udp_peer_skb
+from model.skbuff import sk_buff
+from model.sock import SEND_SHUTDOWN, sock
+from model.socket_h import AF_INET, MSG_DONTWAIT, MSG_MORE, MSG_OOB, MSG_TRUNC
 from model.uaccess import KERNEL_DS
 from model.uio import READ, WRITE
+from model.users.lustre_socklnd import ksock_conn, ksock_tx
 
 iov_iter = earlier("s04_iov_iter_kvec").iov_iter
 
@@ -125,3 +171,319 @@ def tcp_sendmsg(k, iocb, sk, msg, size: int) -> int:
             seglen -= copy
     return copied
 
+
+def udp_sendmsg(k, iocb, sk: sock, msg: msghdr, len: int) -> int:
+    k.sk_begin_call(sk)
+    ulen = len
+
+    if len > 0xFFFF:
+        return -EMSGSIZE
+
+    # Check the flags.
+    if msg.msg_flags & MSG_OOB:  # Mirror BSD error message compatibility
+        return -EOPNOTSUPP
+
+    getfrag = "ip_generic_getfrag"
+    ulen += _UDPHDR_LEN
+
+    # Get and verify the address: connected, so daddr/dport are the peer's (see above).
+
+    # Lockless fast path for the non-corking case.
+    skb = k.ip_make_skb(sk, getfrag, msg, ulen, _UDPHDR_LEN, msg.msg_flags)
+    err = skb if isinstance(skb, int) else 0
+    if skb and not err:
+        err = k.udp_send_skb(skb, sk)
+
+    if not err:
+        return len
+    return err
+
+
+def ip_generic_getfrag(k, from_: msghdr, to: Ptr, offset: int, len: int, odd: int, skb: sk_buff) -> int:
+    """Copy ``len`` bytes from ``offset`` bytes into the message ``from_`` (a ``struct msghdr *``
+    now) to ``to``, and add their checksum to ``skb->csum`` at the parity ``odd``. The array
+    behind ``msg_iter`` is read by offset: neither it nor the iterator is modified."""
+    msg = from_
+    # skb->ip_summed is CHECKSUM_NONE: the route's device has no checksum offload (see above),
+    # so the CHECKSUM_PARTIAL branch (memcpy_fromiovecend) is never taken.
+    csum = [0]
+    # XXX: stripping const
+    if k.csum_partial_copy_fromiovecend(to, msg.msg_iter.iov, offset, len, csum) < 0:
+        return -EFAULT
+    skb.csum = k.csum_block_add(skb.csum, csum[0], odd)
+    return 0
+
+
+def udp_recvmsg(k, iocb, sk: sock, msg: msghdr, len: int, noblock: int, flags: int) -> int:
+    k.sk_begin_call(sk)
+    sk.peer.arrive(sk.window.room)
+
+    while True:  # try_again:
+        data = _skb_recv_datagram(k, sk, flags | (MSG_DONTWAIT if noblock else 0), _ip_icmp_error)
+        if isinstance(data, int):
+            return data  # out: err (0 after a shutdown)
+        skb = _udp_peer_skb(k, data)
+
+        ulen = skb.len - _UDPHDR_LEN
+        copied = len
+        if copied > ulen:
+            copied = ulen
+        elif copied < ulen:
+            msg.msg_flags |= MSG_TRUNC
+
+        # If checksum is needed at all, try to do it while copying the data. If the data is
+        # truncated, or if we only want a partial coverage checksum (UDP-Lite), do it before
+        # the copy.
+        checksum_valid = False
+        if copied < ulen:
+            checksum_valid = not _skb_checksum_complete(k, skb)  # udp_lib_checksum_complete()
+            if not checksum_valid:
+                msg.msg_flags &= ~MSG_TRUNC  # csum_copy_err: starting over for a new packet
+                continue
+
+        if checksum_valid:  # || skb_csum_unnecessary(skb): never, see above
+            err = k.skb_copy_datagram_msg(skb, _UDPHDR_LEN, msg, copied)
+        else:
+            err = _skb_copy_and_csum_datagram_iovec(k, skb, _UDPHDR_LEN, msg.msg_iter.iov)
+            if err == -EINVAL:
+                msg.msg_flags &= ~MSG_TRUNC  # csum_copy_err
+                continue
+
+        if err:
+            return err  # out_free
+
+        err = copied
+        if flags & MSG_TRUNC:
+            err = ulen
+        return err
+
+
+def ping_v4_sendmsg(k, iocb, sk: sock, msg: msghdr, len: int) -> int:
+    k.sk_begin_call(sk)
+    user_icmph = k.mem.alloc_bytes(bytes(_ICMPHDR_LEN), name="user_icmph")
+
+    err = k.ping_common_sendmsg(AF_INET, msg, len, user_icmph, _ICMPHDR_LEN)
+    if err:
+        return err
+
+    # Get and verify the address: connected, daddr is the peer's (see above).
+
+    user = k.mem.read(user_icmph, _ICMPHDR_LEN)
+    pfh = pingfakehdr(icmph=k.mem.alloc_bytes(bytes(_ICMPHDR_LEN), name="pfh.icmph"), iov=msg.msg_iter.iov)
+    k.mem.write(
+        pfh.icmph,
+        user[0:2]  # type, code: already checked
+        + bytes(2)  # checksum = 0
+        + _PING_IDENT.to_bytes(2, "big")  # un.echo.id = inet->inet_sport
+        + user[6:8],  # un.echo.sequence
+    )
+    pfh.wcheck = 0
+    pfh.family = AF_INET
+
+    queue: list = []  # sk->sk_write_queue
+    err = k.ip_append_data(sk, "ping_getfrag", pfh, len, 0, msg.msg_flags, queue)
+    if err:
+        k.ip_flush_pending_frames(sk, queue)
+    else:
+        err = k.ping_v4_push_pending_frames(sk, pfh, queue)
+
+    if not err:
+        return len
+    return err
+
+
+def unix_stream_sendmsg(k, iocb, sock: socket, msg: msghdr, len: int) -> int:
+    sk = sock.sk
+    k.sk_begin_call(sk)
+    sent = 0
+
+    err = -EOPNOTSUPP
+    if msg.msg_flags & MSG_OOB:
+        return sent or err  # out_err
+
+    # msg_namelen: the socket is connected (see above); other = unix_peer(sk)
+
+    if sk.sk_shutdown & SEND_SHUTDOWN:
+        return sent or -EPIPE  # pipe_err
+
+    while sent < len:
+        size = len - sent
+
+        # Keep two messages in the pipe so it schedules better
+        size = min(size, (_UNIX_SK_SNDBUF >> 1) - 64)
+        size = min(size, _SKB_MAX_ALLOC)
+
+        skb = _sock_alloc_send_skb(k, sk, size, msg.msg_flags & MSG_DONTWAIT, _unix_peer_dies)
+        if isinstance(skb, int):
+            return sent or skb  # out_err
+
+        # Only send the fds in the first buffer: no SCM rights here
+
+        k.skb_put(skb, size)
+        err = k.skb_copy_datagram_from_iovec(skb, 0, msg.msg_iter.iov, sent, size)
+        if err:
+            return sent or err  # kfree_skb(skb); goto out_err
+
+        # unix_state_lock(other)
+        if _unix_peer_dead(sk):
+            return sent or -EPIPE  # pipe_err_free
+
+        # skb_queue_tail(&other->sk_receive_queue, skb); other->sk_data_ready(other)
+        sk.peer.deliver(k.mem.read(skb.data, size))
+        sent += size
+
+    return sent
+
+
+def packet_snd(k, sock: socket, msg: msghdr, len: int) -> int:
+    sk = sock.sk
+    reserve = 0
+    gso_type = 0
+    extra_len = 0
+
+    # Get and verify the address: the bound device (packet_cached_dev_get).
+    if not _dev_up(sk):
+        return -ENETDOWN
+
+    if sock.type == SOCK_RAW:
+        reserve = _DEV_HARD_HEADER_LEN
+    # po->has_vnet_hdr: set on every SOCK_RAW socket here (see above)
+    vnet_hdr_len = _VNET_HDR_LEN
+
+    err = -EINVAL
+    if len < vnet_hdr_len:
+        return err
+
+    len -= vnet_hdr_len
+
+    vnet_hdr = k.mem.alloc_bytes(bytes(_VNET_HDR_LEN), name="vnet_hdr")
+    err = k.memcpy_from_msg(vnet_hdr, msg, vnet_hdr_len)
+    if err < 0:
+        return err
+    raw = k.mem.read(vnet_hdr, _VNET_HDR_LEN)
+    flags, hdr_gso_type = raw[0], raw[1]
+    hdr_len, gso_size, csum_start, csum_offset = (
+        int.from_bytes(raw[i : i + 2], "little") for i in range(2, 10, 2)
+    )
+
+    if (flags & _VIRTIO_NET_HDR_F_NEEDS_CSUM) and csum_start + csum_offset + 2 > hdr_len:
+        hdr_len = csum_start + csum_offset + 2
+
+    err = -EINVAL
+    if hdr_len > len:
+        return err
+
+    if hdr_gso_type != _VIRTIO_NET_HDR_GSO_NONE:
+        kind = hdr_gso_type & ~_VIRTIO_NET_HDR_GSO_ECN
+        if kind not in (_VIRTIO_NET_HDR_GSO_TCPV4, _VIRTIO_NET_HDR_GSO_TCPV6, _VIRTIO_NET_HDR_GSO_UDP):
+            return err
+        gso_type = kind
+        if gso_size == 0:
+            return err
+
+    err = -EMSGSIZE
+    if not gso_type and len > _DEV_MTU + reserve + _VLAN_HLEN + extra_len:
+        return err
+
+    # packet_alloc_skb() -> sock_alloc_send_pskb()
+    skb = _sock_alloc_send_skb(k, sk, len, msg.msg_flags & MSG_DONTWAIT, _packet_dev_down)
+    if isinstance(skb, int):
+        return skb
+    k.skb_put(skb, len)
+
+    # Returns -EFAULT on error
+    offset = 0
+    err = k.skb_copy_datagram_from_iovec(skb, offset, msg.msg_iter.iov, 0, len)
+    if err:
+        return err  # out_free
+
+    if not gso_type and len > _DEV_MTU + reserve + extra_len and not _frame_is_8021q(k, skb.data, len):
+        # Earlier code assumed this would be a VLAN pkt, double-check this now that we have
+        # the actual packet in hand.
+        return -EMSGSIZE
+
+    # po->has_vnet_hdr: VIRTIO_NET_HDR_F_NEEDS_CSUM && !skb_partial_csum_set(skb, start, off)
+    if (flags & _VIRTIO_NET_HDR_F_NEEDS_CSUM) and (csum_start > len or csum_start + csum_offset > len - 2):
+        return -EINVAL
+    len += vnet_hdr_len
+
+    # po->xmit(skb): dev_queue_xmit
+    sk.peer.deliver_datagram(k.mem.read(skb.data, skb.len))
+    return len
+
+
+def l2cap_skbuff_fromiovec(k, chan: l2cap_chan, msg: msghdr, len: int, count: int, skb: sk_buff) -> int:
+    """Fill ``skb`` (``count`` bytes) and continuation fragments with ``len`` bytes from
+    ``msg->msg_iter.iov``, one ->memcpy_fromiovec call per fragment on the same iovec."""
+    conn = chan.conn
+    sent = 0
+
+    if getattr(k, chan.ops.memcpy_fromiovec)(chan, k.skb_put(skb, count), msg.msg_iter.iov, count):
+        return -EFAULT
+
+    sent += count
+    len -= count
+
+    # Continuation fragments (no L2CAP header)
+    while len:
+        count = min(conn.mtu, len)
+
+        tmp = getattr(k, chan.ops.alloc_skb)(chan, 0, count, msg.msg_flags & MSG_DONTWAIT)
+        if isinstance(tmp, int):
+            return tmp
+
+        if getattr(k, chan.ops.memcpy_fromiovec)(chan, k.skb_put(tmp, count), msg.msg_iter.iov, count):
+            return -EFAULT
+
+        sent += count
+        len -= count
+
+        # *frag = tmp; skb->len += (*frag)->len: the frag_list is flattened into the head
+        k.mem.write(k.skb_put(skb, tmp.len), k.mem.read(tmp.data, tmp.len))
+
+    return sent
+
+
+# --- users that open-coded kernel_sendmsg() ---------------------------------------------------
+
+
+def o2net_send_tcp_msg(k, sock, vec: Ptr, veclen: int, total: int) -> int:
+    msg = k.msghdr()  # {.msg_flags = 0,}
+
+    if sock is None:
+        ret = -EINVAL
+    else:
+        ret = k.kernel_sendmsg(sock, msg, vec, veclen, total)
+        if ret == total:  # likely
+            return 0
+        # mlog(ML_ERROR, "sendmsg returned %d instead of %zu\n", ret, total);
+        if ret >= 0:
+            ret = -EPIPE  # should be smarter, I bet
+    # out:
+    # mlog(0, "returning error: %d\n", ret);
+    return ret
+
+
+def ksocknal_lib_send_iov(k, conn: ksock_conn, tx: ksock_tx) -> int:
+    sock = conn.ksnc_sock
+
+    # if (*ksocknal_tunables.ksnd_enable_csum && ...) ksocknal_lib_csum_tx(tx);: checksums off
+
+    # NB we can't trust socket ops to either consume our iovs or leave them alone.
+    scratchiov = conn.ksnc_scheduler.kss_scratch_iov
+    niov = tx.tx_niov
+    msg = k.msghdr(msg_flags=MSG_DONTWAIT)
+
+    nob = 0
+    for i in range(niov):
+        src = k.mem.elem(tx.tx_iov + i)
+        dst = k.mem.elem(scratchiov + i)  # scratchiov[i] = tx->tx_iov[i];
+        dst.iov_base = src.iov_base
+        dst.iov_len = src.iov_len
+        nob += dst.iov_len
+
+    if conn.ksnc_tx_queue or nob < tx.tx_resid:
+        msg.msg_flags |= MSG_MORE
+
+    rc = k.kernel_sendmsg(sock, msg, scratchiov, niov, nob)
+    return rc

@@ -1,0 +1,58 @@
+"""net: get rid of the size argument of sock_sendmsg()
+
+Every caller has set msg->msg_iter up by now, so sock_sendmsg(sock, msg)
+takes the length from it: iov_iter_count(&msg->msg_iter) goes to the LSM
+hook and to ->sendmsg().  (The later name for that is msg_data_left(); it
+does not exist yet.)
+
+kernel_sendmsg() no longer switches the address limit: it sets msg_iter up
+with iov_iter_kvec(&msg->msg_iter, WRITE | ITER_KVEC, vec, num, size),
+which says what the array is, and calls sock_sendmsg(sock, msg).  Every
+send path copies through the iov_iter primitives by now, and those copy a
+kvec with memcpy, so KERNEL_DS is not needed to read kernel memory.
+kernel_recvmsg() keeps set_fs(KERNEL_DS) and sock_recvmsg()'s size.
+
+sock_sendmsg()'s callers change in the same patch or the tree does not
+build; in this model the only one left is kernel_sendmsg() (ocfs2 and
+lustre went through kernel_sendmsg() since "put iov_iter into msghdr").
+
+Not in this step: the removal of the kiocb argument of ->sendmsg() and
+->recvmsg() and msghdr's new msg_iocb, another 4.1 patch (recalled as
+1b784140474e [UNVERIFIED]); the protocols here ignore the iocb already.
+
+Upstream: Al Viro, recalled as d8725c86aeba [UNVERIFIED]; the result is
+T41 net/socket.c (kernel-facts §1.5: sock_sendmsg(sock, msg) passes
+msg_data_left(msg) to the LSM hook and ->sendmsg; kernel_sendmsg() is
+iov_iter_kvec() plus sock_sendmsg() without set_fs).
+"""
+
+from __future__ import annotations
+
+from checks.series import Step, earlier
+from model.kernel import Ptr
+from model.net_h import socket
+from model.uio import ITER_KVEC, WRITE
+
+msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+
+STEP = Step(
+    subject="net: get rid of the size argument of sock_sendmsg()",
+    upstream="d8725c86aeba",
+    upstream_verified=False,
+    kernel="v4.1",
+    depends=("s04", "s06", "s14"),
+    intends=("sock_sendmsg(sock, msg): the length is iov_iter_count(&msg->msg_iter)",
+             "kernel_sendmsg() sets up an ITER_KVEC iterator and no longer runs under KERNEL_DS"),
+)
+
+
+def sock_sendmsg(k, sock: socket, msg: msghdr) -> int:
+    """Hand ``msg`` to the protocol with the length msg_iter holds. Does not touch msg_iter."""
+    # security_socket_sendmsg(sock, msg, iov_iter_count(&msg->msg_iter)): allowed
+    return getattr(k, sock.ops.sendmsg)(None, sock, msg, k.iov_iter_count(msg.msg_iter))
+
+
+def kernel_sendmsg(k, sock: socket, msg: msghdr, vec: Ptr, num: int, size: int) -> int:
+    """Send from kernel memory: ``vec`` is a ``struct kvec *`` array of ``num`` entries."""
+    k.iov_iter_kvec(msg.msg_iter, WRITE | ITER_KVEC, vec, num, size)
+    return k.sock_sendmsg(sock, msg)
