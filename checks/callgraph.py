@@ -31,7 +31,8 @@ class Uses:
 
     symbols: tuple[tuple[str, int], ...]  # (k.NAME, line)
     attributes: tuple[tuple[str, int], ...]  # (.attr, line)
-    strings: tuple[str, ...]  # string constants (ops tables name their methods with these)
+    strings: tuple[str, ...]  # string constants: getattr(k, "ip_generic_getfrag") names a callee
+    annotations: tuple[str, ...] = ()  # names in parameter annotations (``msg: msghdr``)
 
 
 @cache
@@ -42,8 +43,12 @@ def function_uses(fn: FunctionType) -> Uses:
     except (OSError, TypeError):
         return Uses((), (), ())
     tree = ast.parse(source)
-    symbols, attributes, strings = [], [], []
+    symbols, attributes, strings, annotations = [], [], [], []
     for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotations += [n.id for n in ast.walk(node.annotation) if isinstance(n, ast.Name)]
+            annotations += [n.value for n in ast.walk(node.annotation)
+                            if isinstance(n, ast.Constant) and isinstance(n.value, str)]
         if isinstance(node, ast.Attribute):
             line = first + node.lineno - 1
             if isinstance(node.value, ast.Name) and node.value.id == "k":
@@ -52,7 +57,7 @@ def function_uses(fn: FunctionType) -> Uses:
                 attributes.append((node.attr, line))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             strings.append(node.value)
-    return Uses(tuple(symbols), tuple(attributes), tuple(strings))
+    return Uses(tuple(symbols), tuple(attributes), tuple(strings), tuple(annotations))
 
 
 def struct_fields(image: KernelImage) -> dict[str, frozenset[str]]:
@@ -99,6 +104,8 @@ def reachable(image: KernelImage, roots: set[str], extra_functions: tuple[Functi
         if isinstance(d.obj, FunctionType):
             uses = function_uses(d.obj)
             todo |= {n for n, _ in uses.symbols if n in image} - seen
+            # a callee named by a string: getattr(k, "ip_generic_getfrag"), a getfrag argument
+            todo |= {s for s in uses.strings if s in image and s.isidentifier()} - seen
             fields_read |= {a for a, _ in uses.attributes}
         elif table_methods(d):
             tables.add(name)
@@ -123,11 +130,15 @@ def build_errors(
 ) -> list[BuildError]:
     """Undefined references and uses of removed struct fields among ``names``' definitions.
 
-    Python has no types to say which struct ``x.msg_iov`` reads, so a use of a removed member is
-    an error unless the function names a struct that still has a member of that name
-    (``user_msghdr`` keeps ``msg_iov``)."""
+    Python has no types to say which struct ``x.msg_iov`` reads. A use of a member removed from
+    struct S is an error when no struct of this kernel has a member of that name, or when the
+    function names S (``k.msghdr()``, ``msg: msghdr``) and no struct that still has the member
+    (``user_msghdr`` keeps ``msg_iov``; ``iov_iter`` keeps ``iov`` when ``pingfakehdr`` loses it).
+    Uses this cannot attribute are caught at run time, when the model reaches them."""
     fields_of = struct_fields(image)
-    gone: dict[str, str] = {f: s for s, f in removed_fields}
+    gone: dict[str, set[str]] = {}
+    for s, f in removed_fields:
+        gone.setdefault(f, set()).add(s)
     errors: list[BuildError] = []
     functions = [(n, image.definitions[n].obj) for n in sorted(names) if n in image]
     functions += [(fn.__name__, fn) for fn in extra_functions]
@@ -139,11 +150,15 @@ def build_errors(
         for sym, line in uses.symbols:
             if sym not in image and sym not in ("mem", "addr_limit", "image", "world"):
                 errors.append(BuildError(name, f"{pyfile}:{line}", f"undefined reference to '{sym}'"))
-        named = {s for s, _ in uses.symbols if s in fields_of}
+        named = {s for s, _ in uses.symbols} | set(uses.annotations)
         for attr, line in uses.attributes:
-            if attr in gone and not any(attr in fields_of[s] for s in named):
+            if attr not in gone:
+                continue
+            holders = {s for s, fields in fields_of.items() if attr in fields}
+            lost_from = gone[attr] & named if holders else gone[attr]
+            if lost_from and not holders & named:
                 errors.append(BuildError(name, f"{pyfile}:{line}",
-                                         f"'struct {gone[attr]}' has no member named '{attr}'"))
+                                         f"'struct {sorted(lost_from)[0]}' has no member named '{attr}'"))
     for n in sorted(names):
         d = image.definitions.get(n)
         if d is not None:

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list the series, users and protocols")
     lst.set_defaults(func=cmd_list)
+    from checks.gitrange import add_parsers  # verify --git/--range/--git-head, and upstream
+
+    add_parsers(sub)
     return p
 
 

@@ -49,7 +49,7 @@ def step_patch(series: Series, composed: Composed, step: StepInfo) -> str:
     names = sorted(step.definitions) + sorted(step.record.removes)
     for name in names:
         old = before.definitions.get(name)
-        new = step.definitions.get(name)
+        new = composed.images[step.id].definitions.get(name) if name in step.definitions else None
         a = definition_source(old).splitlines(keepends=True) if old else []
         b = definition_source(new).splitlines(keepends=True) if new else []
         label_a = f"a/{old.kfile} ({old.label}, {_rel(old.pyfile)}:{old.line})" if old else "/dev/null"

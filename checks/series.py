@@ -15,6 +15,7 @@ errors of the series: they make the cells that reach them ``DOES_NOT_BUILD``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -47,6 +48,7 @@ class Step:
     removes: tuple[str, ...] = ()  # symbols this patch deletes
     intends: tuple[str, ...] = ()  # interface changes in words ("the caller's kvec is no longer consumed")
     kernel: str | None = None  # the release it went into, where known
+    files: dict = field(default_factory=dict)  # kernel file of each added symbol ({"iov_iter_kvec": "mm/iov_iter.c"})
 
 
 @dataclass(frozen=True)
@@ -325,7 +327,9 @@ def overlay(prev: KernelImage, step: StepInfo) -> KernelImage:
         if name not in rec.adds and name not in prev:
             raise SeriesError(f"{d.pyfile}:{d.line}: replaces {name!r}, which does not exist before this step; "
                               f"list it in STEP.adds if the patch introduces it")
-        defs[name] = d
+        # a replacement stands for the same kernel file; an addition for the files the step names
+        kfile = prev.definitions[name].kfile if name in prev else rec.files.get(name, f"(new in {step.short})")
+        defs[name] = dataclasses.replace(d, kfile=kfile)
     for name in rec.removes:
         if name not in defs:
             raise SeriesError(f"{step.path}: STEP.removes {name!r}, which does not exist before this step")

@@ -116,7 +116,7 @@ def ping_v4_sendmsg(k, iocb, sk: sock, msg: msghdr, len: int) -> int:
     # Get and verify the address: connected, daddr is the peer's (see above).
 
     user = k.mem.read(user_icmph, _ICMPHDR_LEN)
-    pfh = pingfakehdr(icmph=k.mem.alloc_bytes(bytes(_ICMPHDR_LEN), name="pfh.icmph"), iov=msg.msg_iov)
+    pfh = k.pingfakehdr(icmph=k.mem.alloc_bytes(bytes(_ICMPHDR_LEN), name="pfh.icmph"), iov=msg.msg_iov)
     k.mem.write(
         pfh.icmph,
         user[0:2]  # type, code: already checked

@@ -22,6 +22,7 @@ STEP = Step(
     upstream_verified=True,
     kernel="v3.19",
     adds=("user_msghdr",),
+    files={"user_msghdr": "include/linux/socket.h"},
     intends=("userland keeps its layout; kernel msghdr may change",),
 )
 

@@ -81,6 +81,7 @@ STEP = Step(
     upstream_verified=False,
     kernel="v3.19",
     adds=("memcpy_from_msg", "memcpy_to_msg", "skb_copy_datagram_msg"),
+    files={n: "include/linux/skbuff.h" for n in ("memcpy_from_msg", "memcpy_to_msg", "skb_copy_datagram_msg")},
     intends=("pure refactor: callers pass the msghdr, the helpers still consume msg_iov",),
 )
 

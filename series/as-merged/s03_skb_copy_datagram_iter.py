@@ -18,13 +18,16 @@ STEP = Step(
     upstream=None,
     kernel="v3.19",
     adds=("skb_copy_datagram_iter", "skb_copy_datagram_from_iter"),
+    files={n: "net/core/datagram.c" for n in ("skb_copy_datagram_iter", "skb_copy_datagram_from_iter")},
     intends=("iov_iter flavours of the datagram copies (no user yet)",),
 )
 
 
 def skb_copy_datagram_iter(k, skb, offset: int, to, len: int) -> int:
-    """Copy ``len`` bytes of the skb from ``offset`` into the iterator; it advances."""
-    if k.copy_to_iter(skb.data + offset, len, to) != len:
+    """Copy ``len`` bytes of the skb from ``offset`` into the iterator; it advances. A short copy
+    is a fault only if the iterator still had room ("short_copy: if (iov_iter_count(to)) goto
+    fault; return 0")."""
+    if k.copy_to_iter(skb.data + offset, len, to) != len and k.iov_iter_count(to):
         return -EFAULT
     return 0
 

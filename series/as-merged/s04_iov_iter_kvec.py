@@ -27,6 +27,7 @@ STEP = Step(
     upstream=None,
     kernel="v3.19",
     adds=("iov_iter_kvec", "iterate_and_advance"),
+    files={"iov_iter_kvec": "mm/iov_iter.c", "iterate_and_advance": "mm/iov_iter.c"},
     intends=("KERNEL_DS iterators carry ->kvec and are copied with memcpy",),
 )
 

@@ -28,6 +28,7 @@ STEP = Step(
     kernel="v3.19",
     depends=("s04",),
     adds=("csum_and_copy_from_iter", "csum_and_copy_to_iter"),
+    files={n: "mm/iov_iter.c" for n in ("csum_and_copy_from_iter", "csum_and_copy_to_iter")},
     intends=("checksumming copies as iov_iter primitives (no user yet)",),
 )
 

@@ -67,7 +67,7 @@ from model.proto.af_packet import (
 from model.proto.af_unix import _SKB_MAX_ALLOC, _UNIX_SK_SNDBUF, _unix_peer_dead, _unix_peer_dies
 from model.proto.ip_output import _ip_icmp_error
 from model.proto.l2cap import l2cap_chan
-from model.proto.ping import _ICMPHDR_LEN, _PING_IDENT, pingfakehdr
+from model.proto.ping import _ICMPHDR_LEN, _PING_IDENT
 from model.proto.udp import _UDPHDR_LEN, _udp_peer_skb
 from model.skbuff import sk_buff
 from model.sock import SEND_SHUTDOWN, sock
@@ -269,7 +269,7 @@ def ping_v4_sendmsg(k, iocb, sk: sock, msg: msghdr, len: int) -> int:
     # Get and verify the address: connected, daddr is the peer's (see above).
 
     user = k.mem.read(user_icmph, _ICMPHDR_LEN)
-    pfh = pingfakehdr(icmph=k.mem.alloc_bytes(bytes(_ICMPHDR_LEN), name="pfh.icmph"), iov=msg.msg_iter.iov)
+    pfh = k.pingfakehdr(icmph=k.mem.alloc_bytes(bytes(_ICMPHDR_LEN), name="pfh.icmph"), iov=msg.msg_iter.iov)
     k.mem.write(
         pfh.icmph,
         user[0:2]  # type, code: already checked

@@ -47,6 +47,7 @@ STEP = Step(
     kernel="v3.19",
     depends=("s03", "s05", "s06"),
     adds=("skb_copy_and_csum_datagram", "skb_copy_and_csum_datagram_msg"),
+    files={n: "net/core/datagram.c" for n in ("skb_copy_and_csum_datagram", "skb_copy_and_csum_datagram_msg")},
     intends=("the receive path advances msg_iter and no longer consumes the caller's kvec",
              "a UDP checksum failure leaves msg_iter advanced past the dropped datagram's payload"),
 )

@@ -23,6 +23,7 @@ STEP = Step(
     subject="iscsi-target: advance the receive kvec by hand",
     upstream=None,
     adds=("iscsit_kvec_array_init",),
+    files={"iscsit_kvec_array_init": "drivers/target/iscsi/iscsi_target_util.c"},
     intends=("iscsit_do_rx_data works whether or not the receive path consumes its kvec",),
 )
 
