@@ -127,7 +127,7 @@ def parse_order(series: Series, text: str) -> tuple[str, ...]:
         dup = next(short(i) for i in ids if ids.count(i) > 1)
         raise OrderError(f"--order names {dup} twice")
     for i, s in enumerate(steps):
-        for dep in s.record.depends:
+        for dep in s.depends:
             d = series.step(dep).id
             if d not in ids:
                 raise OrderError(f"{short(s.id)} depends on {short(d)}, which the order leaves out")
@@ -164,7 +164,7 @@ class Search:
 
 
 def _deps(series: Series, step: StepInfo) -> set[str]:
-    return {series.step(d).id for d in step.record.depends}
+    return {series.step(d).id for d in step.depends}
 
 
 def search_order(ev: Evaluator, steps: list[StepInfo] | None = None) -> Search:

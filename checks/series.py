@@ -57,6 +57,13 @@ class StepInfo:
     record: Step
     path: Path | None
     definitions: dict[str, Definition]  # what this step defines (empty for the base)
+    origin: str | None = None  # the sibling series the step is taken from, if any
+
+    @property
+    def depends(self) -> tuple[str, ...]:
+        """Declared dependencies, in this series: a step taken from a sibling series declared its
+        own in that series' terms, so here its place is judged by composition and by the checks."""
+        return () if self.origin else self.record.depends
 
     @property
     def short(self) -> str:
@@ -172,7 +179,7 @@ def _load_step(path: Path, series_name: str, entry: str, manifest: Path) -> Step
     except DoesNotBuild as e:
         raise SeriesError(str(e)) from e
     defs.pop("STEP", None)
-    return StepInfo(sid, record, file, defs)
+    return StepInfo(sid, record, file, defs, origin or None)
 
 
 _LOADING: list[Path] = []  # the step files being imported, innermost last
@@ -234,13 +241,13 @@ def _check_order(steps: list[StepInfo], manifest: Path) -> None:
             raise SeriesError(f"{manifest}: two steps are called {s.short!r} ({steps[shorts[s.short]].id}, {s.id}); "
                               f"rename one")
         shorts[s.short] = i
-    cycle = dependency_cycle({s.short: [steps[ids.get(d, shorts.get(d, -1))].short for d in s.record.depends
+    cycle = dependency_cycle({s.short: [steps[ids.get(d, shorts.get(d, -1))].short for d in s.depends
                                         if d in ids or d in shorts] for s in steps})
     if cycle:
         raise SeriesError(f"{manifest}: the steps' dependencies form a cycle: {' -> '.join(cycle)}; "
                           f"drop one of these 'depends'")
     for i, s in enumerate(steps):
-        for dep in s.record.depends:
+        for dep in s.depends:
             j = ids.get(dep, shorts.get(dep))
             if j is None:
                 raise SeriesError(f"{s.path}: depends on unknown step {dep!r}")

@@ -28,7 +28,9 @@ this step adds it at once in its converted form.
 
 from __future__ import annotations
 
-from checks.series import Step, earlier
+from typing import TYPE_CHECKING
+
+from checks.series import Step
 from model.errno import EFAULT, EINVAL
 from model.kernel import Ptr
 from model.proto._net_core import _skb_checksum_complete, _skb_recv_datagram
@@ -38,7 +40,8 @@ from model.skbuff import sk_buff
 from model.sock import sock
 from model.socket_h import MSG_DONTWAIT, MSG_TRUNC
 
-msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
+    from model.socket_h import msghdr
 
 STEP = Step(
     subject="switch memcpy_to_msg() and skb_copy{,_and_csum}_datagram_msg() to primitives",

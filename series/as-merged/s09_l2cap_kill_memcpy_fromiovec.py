@@ -20,14 +20,16 @@ describes the change; the upstream text was not read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from checks.series import Step, earlier
+from checks.series import Step
 from model.errno import EFAULT
 from model.proto.l2cap import l2cap_chan
 from model.skbuff import sk_buff
 from model.socket_h import MSG_DONTWAIT
 
-msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
+    from model.socket_h import msghdr
 
 STEP = Step(
     subject="first fruits - kill l2cap ->memcpy_fromiovec()",

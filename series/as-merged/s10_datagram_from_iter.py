@@ -25,7 +25,9 @@ how many commits, is not known.
 
 from __future__ import annotations
 
-from checks.series import Step, earlier
+from typing import TYPE_CHECKING
+
+from checks.series import Step
 from model.errno import EFAULT, EINVAL, EMSGSIZE, ENETDOWN, EOPNOTSUPP, EPIPE
 from model.net_h import SOCK_RAW, socket
 from model.proto._net_core import _sock_alloc_send_skb
@@ -48,7 +50,8 @@ from model.proto.af_unix import _SKB_MAX_ALLOC, _UNIX_SK_SNDBUF, _unix_peer_dead
 from model.sock import SEND_SHUTDOWN
 from model.socket_h import MSG_DONTWAIT, MSG_OOB
 
-msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
+    from model.socket_h import msghdr
 
 STEP = Step(
     subject="af_unix, af_packet: send with skb_copy_datagram_from_iter()",

@@ -37,8 +37,9 @@ one kernel-facts §3 gives for 4.0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from checks.series import Step, earlier
+from checks.series import Step
 from model.errno import EFAULT
 from model.kernel import NULL, Oops, Ptr
 from model.proto.ping import _ICMPHDR_LEN, _PING_IDENT
@@ -46,7 +47,8 @@ from model.skbuff import sk_buff
 from model.sock import sock
 from model.socket_h import AF_INET
 
-msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
+    from model.socket_h import msghdr
 
 STEP = Step(
     subject="net: memcpy_from_msg() and the getfrag callbacks copy with copy_from_iter()",

@@ -25,12 +25,15 @@ skb_add_data_nocache(sk, skb, &msg->msg_iter, copy)).
 
 from __future__ import annotations
 
-from checks.series import Step, earlier
+from typing import TYPE_CHECKING
+
+from checks.series import Step
 from model.errno import EFAULT, EPIPE
 from model.sock import SEND_SHUTDOWN, sock
 from model.socket_h import MSG_DONTWAIT
 
-msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
+    from model.socket_h import msghdr
 
 STEP = Step(
     subject="ip: convert tcp_sendmsg() to iov_iter primitives",

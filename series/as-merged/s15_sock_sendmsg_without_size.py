@@ -28,12 +28,15 @@ iov_iter_kvec() plus sock_sendmsg() without set_fs).
 
 from __future__ import annotations
 
-from checks.series import Step, earlier
+from typing import TYPE_CHECKING
+
+from checks.series import Step
 from model.kernel import Ptr
 from model.net_h import socket
 from model.uio import ITER_KVEC, WRITE
 
-msghdr = earlier("s06_put_iov_iter_into_msghdr").msghdr
+if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
+    from model.socket_h import msghdr
 
 STEP = Step(
     subject="net: get rid of the size argument of sock_sendmsg()",
