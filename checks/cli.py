@@ -214,7 +214,7 @@ def cmd_relies(args) -> int:
     from checks.relies import relies_table, render
 
     profile = get_profile(args.profile, crosshair=False)
-    rows = relies_table(profile, args.user, args.jobs)
+    rows = relies_table(profile, args.user, args.jobs, VerdictCache(read=not args.no_cache))
     print(f"what each user relies on (exhaustive over {profile.exhaustive.describe()}, TCP waits and errors)")
     print(render(rows))
     return EXIT_OK

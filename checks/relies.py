@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from checks import exhaustive
 from checks.behaviours import BEHAVIOURS, Behaviour, behaviour_image
-from checks.cell import all_users
+from checks.cache import VerdictCache, cell_key
+from checks.cell import all_users, reach
 from checks.harness import CellInput, run_cell
 from checks.profiles import Profile
-from checks.verdicts import Status
+from checks.verdicts import CellVerdict, Counterexample, Status
 from model.vmlinux import base_image
 
 
@@ -43,13 +44,45 @@ def _check(args: tuple[str, Behaviour, Profile]) -> Reliance:
     return Reliance(user_name, b.name, b.direction, run.status, detail, run.counterexample)
 
 
-def relies_table(profile: Profile, users: list[str] | None = None, jobs: int | None = None) -> list[Reliance]:
+def relies_table(profile: Profile, users: list[str] | None = None, jobs: int | None = None,
+                 cache: VerdictCache | None = None) -> list[Reliance]:
+    """Every (user, behaviour) pair; verdicts come from ``cache`` when their key is there."""
     registry = all_users()
     chosen = [registry[u] for u in (users or sorted(registry)) if "tcp" in registry[u].protocols]
     work = [(u.name, b, profile) for u in chosen for b in BEHAVIOURS if b.direction == u.direction]
+    keys = [_key(u, b, profile) for u, b, _ in work] if cache is not None else [None] * len(work)
+    rows: dict[int, Reliance] = {}
+    for i, key in enumerate(keys):
+        hit = cache.get(key) if key else None
+        if hit is not None:
+            rows[i] = _from_verdict(hit, work[i][1])
+    pending = [i for i in range(len(work)) if i not in rows]
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1, mp_context=ctx) as pool:
-        return list(pool.map(_check, work))
+        for i, r in zip(pending, pool.map(_check, [work[i] for i in pending]), strict=True):
+            rows[i] = r
+            if keys[i]:
+                cache.put(keys[i], _to_verdict(r))
+    return [rows[i] for i in range(len(work))]
+
+
+def _key(user: str, b: Behaviour, profile: Profile) -> str:
+    from checks.render import tool_versions
+
+    image = behaviour_image(base_image(), b)
+    names = reach(image, all_users()[user], "tcp")
+    return cell_key(image, names, user, f"relies:{b.direction}:{b.name}", frozenset(), profile.to_json(),
+                    tool_versions())
+
+
+def _to_verdict(r: Reliance) -> CellVerdict:
+    cex = Counterexample(r.counterexample, "", r.detail, None, "", "", "exhaustive") if r.counterexample else None
+    return CellVerdict(f"behaviour:{r.behaviour}", r.user, "tcp", r.status, r.detail, 0.0, cex)
+
+
+def _from_verdict(v: CellVerdict, b: Behaviour) -> Reliance:
+    return Reliance(v.user, b.name, b.direction, v.status, v.evidence,
+                    v.counterexample.input if v.counterexample else None)
 
 
 def needs(rows: list[Reliance], user: str) -> str:
