@@ -86,12 +86,13 @@ def check_cell(task: CellTask, image: KernelImage, removed_fields: frozenset[tup
 
 
 def _run_engines(task, image, user, profile, verdict) -> CellVerdict:
-    ex = exhaustive.search(image, user, task.protocol, profile.exhaustive)
+    ex = exhaustive.search(image, user, task.protocol, profile.exhaustive, timeout=profile.exhaustive_timeout)
     if ex.status == Status.BROKEN:
         return _broken(task, image, user, ex, verdict, [ex])
     if ex.status != Status.CONFIRMED:
         return verdict(Status.UNKNOWN, f"exhaustive search: {ex.detail}", [ex])
-    sab = exhaustive.search(image, user, task.protocol, profile.exhaustive, sabotage=SABOTAGE)
+    sab = exhaustive.search(image, user, task.protocol, profile.exhaustive, sabotage=SABOTAGE,
+                            timeout=profile.exhaustive_timeout)
     sab = EngineRun("exhaustive-sabotaged", sab.status, sab.explored, sab.seconds, sab.detail,
                     sab.counterexample, sab.seconds_to_counterexample)
     engines = [ex, sab]

@@ -7,8 +7,11 @@ of the stated bounds was run. Its count of inputs is reported with the verdict.
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from checks.harness import CellInput, run_cell
 from checks.profiles import Bounds
@@ -47,16 +50,47 @@ def count_inputs(bounds: Bounds, user: User) -> int:
     return sum(1 for _ in all_inputs(bounds, user))
 
 
-def search(image: KernelImage, user: User, proto: str, bounds: Bounds, sabotage: str | None = None) -> EngineRun:
-    """Run every input; stop at the first that breaks the contract."""
+class SearchTimeout(BaseException):
+    """The search ran past its wall-time budget (a model stuck in a loop that calls nothing).
+    A BaseException, like KeyboardInterrupt: no handler around model code may swallow it."""
+
+
+@contextmanager
+def _deadline(seconds: float | None):
+    """Interrupt the search after ``seconds`` of wall time (main thread only; elsewhere, no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise SearchTimeout(f"no verdict within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def search(image: KernelImage, user: User, proto: str, bounds: Bounds, sabotage: str | None = None,
+           timeout: float | None = None) -> EngineRun:
+    """Run every input; stop at the first that breaks the contract. Past ``timeout`` seconds the
+    result is UNKNOWN, never a pass."""
     t0 = time.perf_counter()
     explored = 0
-    for inp in all_inputs(bounds, user):
-        explored += 1
-        obs = run_cell(image, user, proto, inp, sabotage)
-        if not obs.holds:
-            dt = time.perf_counter() - t0
-            return EngineRun("exhaustive", Status.BROKEN, explored, dt, obs.failure, inp.to_json(), dt)
+    try:
+        with _deadline(timeout):
+            for inp in all_inputs(bounds, user):
+                explored += 1
+                obs = run_cell(image, user, proto, inp, sabotage)
+                if not obs.holds:
+                    dt = time.perf_counter() - t0
+                    return EngineRun("exhaustive", Status.BROKEN, explored, dt, obs.failure, inp.to_json(), dt)
+    except SearchTimeout as e:
+        return EngineRun("exhaustive", Status.UNKNOWN, explored, time.perf_counter() - t0,
+                         f"timeout: {e} ({explored} inputs run)")
     dt = time.perf_counter() - t0
     if explored == 0:
         return EngineRun("exhaustive", Status.UNKNOWN, 0, dt, "no input within the bounds")

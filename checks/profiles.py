@@ -32,6 +32,7 @@ class Profile:
     crosshair_per_condition_timeout: float
     crosshair_per_path_timeout: float
     crosshair_enabled: bool = True
+    exhaustive_timeout: float = 300.0  # seconds of wall time for one cell's exhaustive search: then UNKNOWN
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -3,6 +3,7 @@ writing one wrongly is reported with the file (and line) to fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -138,3 +139,16 @@ def test_a_step_taken_from_a_sibling_series(tmp_path):
     (d / "series.toml").write_text(toml)
     c = compose(load_series(str(d)))
     assert c.images["s07_shared"].definitions["USER_TWIN"].obj == 7
+
+
+def test_a_model_stuck_in_a_loop_is_unknown_not_a_pass(tmp_path):
+    """A user that spins without calling the socket: the search times out and says so."""
+    body = ("def smb_send_kvec(k, server, iov, n_vec, sent):\n"
+            "    while True:\n"
+            "        pass\n")
+    d = write_series(tmp_path, {"s01_spin": step("cifs: spin", body)})
+    c = compose(load_series(str(d)))
+    profile = dataclasses.replace(get_profile("smoke"), exhaustive_timeout=1.0)
+    task = CellTask("synthetic", str(d), "s01_spin", "smb_send_kvec", "tcp")
+    v = check_cell(task, c.images["s01_spin"], frozenset(), profile)
+    assert v.status == Status.UNKNOWN and "timeout" in v.evidence
