@@ -3,6 +3,7 @@ against the series' manifest. A matrix with no steps, no users or no cells is an
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -10,11 +11,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from checks.cache import VerdictCache, cell_key
-from checks.cell import CellTask, all_users, cell_reach, check_cell, retarget
-from checks.harness import PROTOCOLS, CellInput, run_cell
+from checks.cell import CellTask, all_users, cell_reach, check_cell, replay_command, retarget
+from checks.harness import PROTOCOLS, CellInput, ModelError, run_cell
 from checks.profiles import Profile
 from checks.series import SERIES_ROOT, Composed, Series, SeriesError, compose, load_series
-from checks.verdicts import CellVerdict, Status
+from checks.verdicts import CellVerdict, Counterexample, Status
+from model.kernel import DoesNotBuild
 
 HOLDS = (Status.CONFIRMED, Status.NOT_REFUTED)
 FAILS = (Status.BROKEN, Status.DOES_NOT_BUILD)
@@ -168,6 +170,48 @@ def _compute(tasks: list[CellTask], profile: Profile, jobs: int, progress) -> li
     return out
 
 
+def share_counterexamples(tasks: list[CellTask], cells: list[CellVerdict]) -> list[CellVerdict]:
+    """Try every counterexample of a row (a user over a protocol) at each step of that row where
+    the cell holds: where it replays, the cell is BROKEN there too.
+
+    CrossHair searches beyond the exhaustive bounds and may find a failure at one step and not at
+    the next (its budget is time); a failure that is in every step's kernel must not read as a
+    regression at the one step where it happened to be found."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for i, c in enumerate(cells):
+        if c.user in all_users():
+            rows.setdefault((c.user, c.protocol), []).append(i)
+    out = list(cells)
+    for indices in rows.values():
+        found = {}
+        for i in indices:
+            cex = cells[i].counterexample
+            if cells[i].status == Status.BROKEN and cex is not None:
+                found.setdefault(json.dumps(cex.input, sort_keys=True), (cells[i].step, cex.input))
+        for i in indices:
+            if cells[i].status in HOLDS:
+                out[i] = _replayed_here(tasks[i], cells[i], found.values())
+    return out
+
+
+def _replayed_here(task: CellTask, cell: CellVerdict, found) -> CellVerdict:
+    image, _ = task_image(task)
+    user = all_users()[task.user]
+    for origin, raw in found:
+        inp = CellInput.from_json(raw)
+        try:
+            obs = run_cell(image, user, task.protocol, inp)
+        except (DoesNotBuild, ModelError):
+            continue
+        if not obs.holds:
+            cex = Counterexample(inp.to_json(), inp.describe(), obs.failure, obs.rc, repr(obs.got),
+                                 repr(obs.expected), f"replay of the counterexample found at {origin}")
+            evidence = f"{obs.failure} (counterexample found at {origin.split('_', 1)[0]}, replayed here)"
+            return replace(cell, status=Status.BROKEN, evidence=evidence, counterexample=cex,
+                           replay=replay_command(task, inp))
+    return cell
+
+
 def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
     """Regressions between consecutive steps, and every disagreement with the manifest."""
     result = SeriesResult(series, cells)
@@ -199,7 +243,8 @@ def verify_series(series: Series, profile: Profile, jobs: int | None = None, pro
     _COMPOSED[(str(series.path), None)] = composed
     _SERIES[str(series.path)] = series
     tasks = cell_tasks(series, users, protocols)
-    result = judge(series, run_tasks(tasks, profile, jobs, progress, cache))
+    cells = share_counterexamples(tasks, run_tasks(tasks, profile, jobs, progress, cache))
+    result = judge(series, cells)
     _show_previous(result, composed)
     return result
 

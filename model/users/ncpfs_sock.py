@@ -147,5 +147,6 @@ def _do_ncp_rpc_call(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> 
 
 USERS = (
     User("__ncptcp_try_send", "fs/ncpfs/sock.c", SEND, ("tcp",), _do_ncp_rpc_call,
+         max_segs=3,  # ncp_do_request() builds at most 3 kvecs, the size of iovc[3]
          note="sends a copy of tx_ciov (iovc[3]); advances its master copy itself"),
 )

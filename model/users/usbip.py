@@ -168,6 +168,7 @@ def _vhci_rx_pdu(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> int:
 
 USERS = (
     User("vhci_send_cmd_submit", "drivers/usb/usbip/vhci_tx.c", SEND, ("tcp",), _vhci_tx_loop,
+         max_segs=3,  # struct kvec iov[3]: header, transfer buffer, iso descriptors
          note="one kernel_sendmsg() of iov[3]; ret != txsize is an error event, no retry"),
     User("usbip_recv", "drivers/usb/usbip/usbip_common.c", RECV, ("tcp",), _vhci_rx_pdu, max_segs=1,
          note="a fresh one-element kvec per call, MSG_WAITALL; advances buf/size itself"),
