@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.detection
 
 clean:
 	rm -rf $(VENV) .seriescheck-cache

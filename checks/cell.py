@@ -1,8 +1,9 @@
 """One cell: does it build, then does the user still get what it relies on.
 
 The engines run in order of cost: the bounded exhaustive search (the only source of CONFIRMED),
-a sabotaged run that must fail (else the harness could not have failed: UNKNOWN), then CrossHair
-over a larger scope. Every counterexample is replayed concretely before it is called BROKEN.
+a sabotaged run that must fail (else the harness could not have failed: UNKNOWN), then Hypothesis
+and CrossHair over a larger scope, each with a count budget and a fixed seed, so that a loaded
+machine gets the same verdicts. Every counterexample is replayed concretely before it is BROKEN.
 """
 
 from __future__ import annotations
@@ -93,12 +94,19 @@ def _run_engines(task, image, user, profile, verdict) -> CellVerdict:
         return verdict(Status.UNKNOWN, f"exhaustive search: {ex.detail}", [ex])
     sab = exhaustive.search(image, user, task.protocol, profile.exhaustive, sabotage=SABOTAGE,
                             timeout=profile.exhaustive_timeout)
-    sab = EngineRun("exhaustive-sabotaged", sab.status, sab.explored, sab.seconds, sab.detail,
-                    sab.counterexample, sab.seconds_to_counterexample)
+    sab = replace(sab, engine="exhaustive-sabotaged")
     engines = [ex, sab]
     if sab.status != Status.BROKEN:
         return verdict(Status.UNKNOWN, "vacuous: a wire that repeats a byte was not caught within the bounds", engines)
     evidence = f"all {ex.explored} inputs with {profile.exhaustive.describe()} hold"
+    if profile.hypothesis_enabled:
+        from checks import hypothesis_engine
+
+        hy = hypothesis_engine.search(image, user, task.protocol, profile.crosshair, profile)
+        engines.append(hy)
+        if hy.status == Status.BROKEN:
+            return _broken(task, image, user, hy, verdict, engines)
+        evidence += f"; hypothesis ({profile.crosshair.describe()}): {hy.status.name} {hy.detail}"
     if profile.crosshair_enabled:
         from checks import crosshair_engine
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 
 from checks.harness import CellInput, run_cell
 from checks.profiles import Bounds
@@ -77,7 +78,13 @@ def _deadline(seconds: float | None):
 def search(image: KernelImage, user: User, proto: str, bounds: Bounds, sabotage: str | None = None,
            timeout: float | None = None) -> EngineRun:
     """Run every input; stop at the first that breaks the contract. Past ``timeout`` seconds the
-    result is UNKNOWN, never a pass."""
+    result is UNKNOWN, never a pass. The run records its bounds and timeout."""
+    run = _search(image, user, proto, bounds, sabotage, timeout)
+    return replace(run, budget={"bounds": asdict(bounds), "timeout": timeout})
+
+
+def _search(image: KernelImage, user: User, proto: str, bounds: Bounds, sabotage: str | None,
+            timeout: float | None) -> EngineRun:
     t0 = time.perf_counter()
     explored = 0
     try:

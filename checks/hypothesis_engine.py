@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -56,8 +56,9 @@ BACKENDS = {"hypothesis": "hypothesis", "crosshair": "hypothesis-crosshair"}  # 
 
 # Budgets (examples per cell) and the seed, until checks/profiles.py carries them
 # (``hypothesis_max_examples``, ``hypothesis_crosshair_max_examples``, ``hypothesis_seed``): a
-# profile field of that name wins. Measured on this model (bench/detection.py): plain Hypothesis
-# runs ~3000 examples/s here, the CrossHair backend ~10-40/s.
+# profile field of that name wins. Measured on this model (2 cores, bench/detection.py): plain
+# Hypothesis runs about 1000 examples/s of a cell, the CrossHair backend 20-30/s, so the quick
+# budgets cost about what CrossHair's 1 s does on a cell that holds.
 MAX_EXAMPLES = {"quick": 1000, "thorough": 10_000, "smoke": 50}
 CROSSHAIR_MAX_EXAMPLES = {"quick": 100, "thorough": 1000, "smoke": 10}
 DEFAULT_MAX_EXAMPLES = 1000
@@ -188,7 +189,8 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
             raise _Broken(inp, obs.failure or "")
 
     def result(status: Status, detail: str, cex: dict | None = None, to_cex: float | None = None) -> EngineRun:
-        return EngineRun(engine, status, seen.runs, round(time.perf_counter() - t0, 3), detail, cex, to_cex)
+        return EngineRun(engine, status, seen.runs, round(time.perf_counter() - t0, 3), detail, cex, to_cex,
+                         budget={"max_examples": n, "bounds": asdict(bounds)}, seed=fixed)
 
     where = f"{n} examples, seed {fixed}, {bounds.describe()}"
     if _drive(cell_contract, seen, t0) is None:
@@ -272,7 +274,8 @@ def search_primitive(image: KernelImage, name: str, bounds: Bounds, profile: Pro
     t0 = time.perf_counter()
 
     def result(status: Status, detail: str, cex: dict | None = None, to_cex: float | None = None) -> EngineRun:
-        return EngineRun(engine, status, seen.runs, round(time.perf_counter() - t0, 3), detail, cex, to_cex)
+        return EngineRun(engine, status, seen.runs, round(time.perf_counter() - t0, 3), detail, cex, to_cex,
+                         budget={"max_examples": n, "bounds": asdict(bounds)}, seed=fixed)
 
     if name not in applicable(image):
         return result(Status.UNKNOWN, f"kernel {image.name} does not define {name} (or a symbol its check calls)")

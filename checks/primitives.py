@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from checks.harness import UNFILLED, ModelError, message_bytes
 from checks.profiles import Bounds
@@ -649,6 +649,11 @@ def count_inputs(name: str, bounds: Bounds) -> int:
 
 
 def check_primitive(image: KernelImage, name: str, bounds: Bounds) -> EngineRun:
+    """The primitive's contract over every input within ``bounds``; the run records them."""
+    return replace(_check_primitive(image, name, bounds), budget={"bounds": asdict(bounds)})
+
+
+def _check_primitive(image: KernelImage, name: str, bounds: Bounds) -> EngineRun:
     """Every input within ``bounds``, smallest first; stop at the first that breaks the contract
     and replay it in a fresh kernel before calling it BROKEN."""
     p = _primitive(name)

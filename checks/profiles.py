@@ -33,6 +33,11 @@ class Profile:
     crosshair_per_path_timeout: float
     crosshair_enabled: bool = True
     exhaustive_timeout: float = 300.0  # seconds of wall time for one cell's exhaustive search: then UNKNOWN
+    crosshair_max_iterations: int | None = None  # a count budget; per_condition_timeout is then a ceiling
+    hypothesis_enabled: bool = True
+    hypothesis_max_examples: int = 1000
+    hypothesis_crosshair_max_examples: int = 100
+    hypothesis_seed: int = 20141120
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -46,19 +51,21 @@ PROFILES = {
         name="quick",
         exhaustive=Bounds(max_segs=3, max_seg_len=2, max_windows=2, max_room=2),
         crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=3, max_room=8),
-        # every holding cell spends the whole budget, so this sets the cold cost of make verify: 1 s is a
-        # pass over the larger scope for shallow bugs; 4 s finds the iSCSI re-send reliably
-        # (tests/unit/test_crosshair_engine.py); thorough gives 30 s
-        crosshair_per_condition_timeout=1.0,
+        # a count budget, so a loaded machine gets the same verdicts as an idle one (about 60 inputs,
+        # 1.2 s idle); the time is only a ceiling, past which the cell is UNKNOWN
+        crosshair_per_condition_timeout=20.0,
         crosshair_per_path_timeout=1.0,
+        crosshair_max_iterations=100,
         crosshair_enabled=_CROSSHAIR_ENGINE,
     ),
     "thorough": Profile(
         name="thorough",
         exhaustive=Bounds(max_segs=3, max_seg_len=3, max_windows=3, max_room=3),
         crosshair=Bounds(max_segs=6, max_seg_len=16, max_windows=4, max_room=24),
-        crosshair_per_condition_timeout=30.0,
+        crosshair_per_condition_timeout=300.0,
         crosshair_per_path_timeout=2.0,
+        crosshair_max_iterations=1300,
+        hypothesis_max_examples=10000,
     crosshair_enabled=_CROSSHAIR_ENGINE,
     ),
     # for tests: tiny bounds, no solver
@@ -69,6 +76,8 @@ PROFILES = {
         crosshair_per_condition_timeout=1.0,
         crosshair_per_path_timeout=0.5,
         crosshair_enabled=False,
+        hypothesis_max_examples=50,
+        hypothesis_crosshair_max_examples=10,
     ),
 }
 

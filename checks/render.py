@@ -128,7 +128,8 @@ def _cell_json(c: CellVerdict) -> dict:
         "evidence": c.evidence, "seconds": c.seconds, "counterexample": cex, "replay": c.replay,
         "engines": [{"engine": e.engine, "status": e.status.name, "explored": e.explored,
                      "seconds": round(e.seconds, 3), "detail": e.detail,
-                     "seconds_to_counterexample": e.seconds_to_counterexample} for e in c.engines],
+                     "seconds_to_counterexample": e.seconds_to_counterexample,
+                     "budget": e.budget, "seed": e.seed} for e in c.engines],
     }
 
 

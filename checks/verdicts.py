@@ -27,6 +27,8 @@ class EngineRun:
     detail: str = ""
     counterexample: dict | None = None  # CellInput.to_json()
     seconds_to_counterexample: float | None = None
+    budget: dict = field(default_factory=dict)  # what bounded this run: bounds, timeouts, iterations, examples
+    seed: int | None = None  # the search's seed; None for an enumeration (exhaustive)
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from checks.harness import CellInput, run_cell
 from checks.profiles import Bounds, get_profile
 from checks.verdicts import Status
 
-# The measured budget at which CrossHair finds the iSCSI re-send reliably (4 s a cell), fixed here so
-# the test does not depend on what the quick profile trades for speed.
-QUICK = replace(get_profile("quick"), crosshair_per_condition_timeout=4.0)
+# The count budget at which CrossHair finds the iSCSI re-send (at input 74 with its fixed seed), fixed
+# here so the test does not depend on what the quick profile trades for speed.
+QUICK = replace(get_profile("quick"), crosshair_max_iterations=200)
 ROOT = Path(__file__).resolve().parents[2]
 CROSSHAIR = Path(sys.executable).with_name("crosshair")
 CLI_BUDGET = ["--per_condition_timeout", "5", "--per_path_timeout", "1"]
@@ -45,7 +45,6 @@ def test_finds_iscsit_do_tx_data_resend_with_a_replayable_counterexample(v318):
     assert run.status == Status.BROKEN, run.detail
     assert "not a prefix" in run.detail  # the resent bytes: a failure CrossHair could not see traced
     assert run.seconds_to_counterexample is not None
-    assert run.seconds_to_counterexample < QUICK.crosshair_per_condition_timeout
     inp = CellInput.from_json(run.counterexample)
     obs = run_cell(v318, all_users()["iscsit_do_tx_data"], "tcp", inp)
     assert not obs.holds and obs.failure == run.detail
@@ -62,7 +61,7 @@ def test_finds_a_sabotaged_smb_send_kvec(v318):
 # --- the engine holds -------------------------------------------------------------------------
 
 def test_a_correct_cell_is_not_broken(v318):
-    run = _search(v318, "smb_send_kvec", profile=replace(QUICK, crosshair_per_condition_timeout=1.5))
+    run = _search(v318, "smb_send_kvec", profile=replace(QUICK, crosshair_max_iterations=30))
     assert run.status == Status.NOT_REFUTED, run.detail
     assert run.explored > 0
 
