@@ -33,6 +33,16 @@ class Regression:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A user's breakage window: the step that breaks a cell and the step that repairs it."""
+
+    user: str
+    protocol: str
+    broken_at: str  # the first step where it fails (the base, if it fails from the start)
+    repaired_at: str | None  # the first step after that where it holds again; None: still broken at the end
+
+
+@dataclass(frozen=True)
 class Mismatch:
     step: str
     user: str
@@ -47,6 +57,7 @@ class SeriesResult:
     series: Series
     cells: list[CellVerdict] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
 
     @property
@@ -212,6 +223,26 @@ def _replayed_here(task: CellTask, cell: CellVerdict, found) -> CellVerdict:
     return cell
 
 
+def breakage_windows(order: list[str], by_key: dict) -> list[Window]:
+    """For each row, every run of consecutive steps where the cell fails, and what ends it."""
+    rows = sorted({(u, p) for _, u, p in by_key})
+    windows = []
+    for u, p in rows:
+        start = None
+        for sid in order:
+            c = by_key.get((sid, u, p))
+            if c is None:
+                continue
+            if c.status in FAILS and start is None:
+                start = sid
+            elif c.status in HOLDS and start is not None:
+                windows.append(Window(u, p, start, sid))
+                start = None
+        if start is not None:
+            windows.append(Window(u, p, start, None))
+    return windows
+
+
 def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
     """Regressions between consecutive steps, and every disagreement with the manifest."""
     result = SeriesResult(series, cells)
@@ -228,6 +259,7 @@ def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
             result.mismatches.append(Mismatch(c.step, c.user, c.protocol, e.status.name, c.status.name, e.claim))
         elif e is None and c.status in FAILS:
             result.mismatches.append(Mismatch(c.step, c.user, c.protocol, "holds", c.status.name))
+    result.windows = breakage_windows(order, by_key)
     checked = {c.key for c in cells}
     pairs = {(c.user, c.protocol) for c in cells}
     for key, e in expected.items():

@@ -83,6 +83,9 @@ def series_text(r: SeriesResult) -> str:
             out.append(f"{short(c.step)} {c.user}/{c.protocol} {c.status.name:<14} as at {short(before.step)}")
         else:
             out.append(cell_line(c))
+    for w in r.windows:
+        end = f"repaired at {short(w.repaired_at)}" if w.repaired_at else "still broken at the last step"
+        out.append(f"window: {w.user}/{w.protocol} broken from {short(w.broken_at)}, {end}")
     for g in r.regressions:
         tag = "expected" if g.expected else "UNEXPECTED"
         out.append(f"regression ({tag}): {g.user}/{g.protocol} holds at {g.before}, {g.status.name} at {g.after}")
@@ -112,6 +115,8 @@ def _series_json(r: SeriesResult) -> dict:
         "cells": [_cell_json(c) for c in r.cells],
         "regressions": [{"user": g.user, "protocol": g.protocol, "before": g.before, "after": g.after,
                          "status": g.status.name, "expected": g.expected} for g in r.regressions],
+        "windows": [{"user": w.user, "protocol": w.protocol, "broken_at": w.broken_at,
+                     "repaired_at": w.repaired_at} for w in r.windows],
         "mismatches": [vars(m) for m in r.mismatches],
         "expected_met": r.expected_met,
     }
