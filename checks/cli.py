@@ -236,7 +236,10 @@ def cmd_check(args) -> int:
     print(render.series_text(result))
     if args.json:
         doc = render.dumps(render.to_json([result], profile))
-        print(doc) if args.json == "-" else Path(args.json).write_text(doc + "\n")
+        if args.json == "-":
+            print(doc)
+        else:
+            Path(args.json).write_text(doc + "\n")
     if not result.expected_met:
         return EXIT_CONTRADICTS
     return EXIT_UNKNOWN if result.unknown else EXIT_OK
@@ -304,8 +307,8 @@ def cmd_order(args) -> int:
     ev = Evaluator(series, profile, cache, args.jobs)
     if args.search:
         result = search_order(ev)
-        _print_stats(result.stats, cache)
         if result.found:
+            _print_stats(result.stats, cache)
             print(f"safe order: {','.join(short(s) for s in result.found)}")
             return EXIT_OK
         print(f"no order of series {series.name} keeps every prefix regression-free")
