@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from checks import reports
+from checks import cluster, reports
 from checks.cache import VerdictCache
 from checks.harness import CellInput, ModelError, run_cell
 from checks.profiles import PROFILES, UnknownProfile, get_profile
@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except (BadInput, SeriesError, UnknownProfile, ModelError) as e:  # OrderError is a SeriesError
+        with cluster.session(cluster.address_from(args)):  # cluster hook (issue 13): connect before any work
+            return args.func(args)
+    except (BadInput, SeriesError, UnknownProfile, ModelError, cluster.ClusterError) as e:  # OrderError: SeriesError
         print(f"seriescheck: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_report_options(v)
     v.add_argument("--user", action="append", help="only this user (repeatable)")
     v.add_argument("--protocol", action="append", help="only this protocol (repeatable)")
+    cluster.add_argument(v)  # cluster hook (issue 13)
     v.set_defaults(func=cmd_verify)
 
     r = sub.add_parser("replay", help="re-run one counterexample concretely; exit 1 if it fails")
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--protocol", action="append", help="only this protocol (repeatable)")
     c.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE ('-' for stdout)")
     _profile_args(c)
+    cluster.add_argument(c)  # cluster hook (issue 13)
     c.set_defaults(func=cmd_check)
 
     sh = sub.add_parser("show", help="print a step as a patch, with what callers can observe of it")
@@ -87,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--order", help="a proposed order (s01,s04,s02,...); default: the series' own")
     o.add_argument("--search", action="store_true", help="find an order in which no prefix regresses a cell")
     _profile_args(o)
+    cluster.add_argument(o)  # cluster hook (issue 13)
     o.set_defaults(func=cmd_order)
 
     rel = sub.add_parser("relies", help="what each user relies on: run it over abstract send/receive paths")
@@ -122,7 +126,8 @@ def cmd_verify(args) -> int:
     print(render.header(profile), file=out, flush=True)
     results = []
     cache = VerdictCache(read=not args.no_cache)
-    progress = reports.progress_display(jobs=args.jobs)  # silent unless stdout is a terminal
+    progress = reports.progress_display(jobs=cluster.jobs(args.jobs))  # silent unless stdout is a terminal
+    cluster.watch(progress)  # cluster hook (issue 13): its running count follows the workers
     for s in series:
         progress.start(len(cell_tasks(s, args.user, args.protocol)), s.name)
         try:

@@ -165,6 +165,12 @@ def task_key(t: CellTask, profile: Profile) -> str:
 
 
 def _compute(tasks: list[CellTask], profile: Profile, jobs: int, progress) -> list[CellVerdict]:
+    # --- cluster hook (issue 13): with --cluster / $SERIESCHECK_CLUSTER the cache misses run on Dask workers
+    from checks import cluster
+
+    if cluster.active() is not None:
+        return cluster.active().run(tasks, profile, progress)
+    # --- end of cluster hook
     out: list[CellVerdict] = []
     if jobs == 1 or len(tasks) <= 1:
         for t in tasks:
