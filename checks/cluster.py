@@ -324,7 +324,7 @@ class ClusterRunner:
                                f"{getattr(e.last_worker, 'address', '?')}); the scheduler gave up on it: read the "
                                f"workers' logs (a memory limit?)") from None
         finally:
-            self.client.cancel([f for f in futures if not f.done()], force=True)
+            self.client.cancel(futures, force=True)  # Ctrl-C or an error: nothing left queued or running
             for b in bundles.values():
                 b.release()
         spread = ", ".join(f"{w} {n}" for w, n in sorted(by_worker.items()))

@@ -1,0 +1,134 @@
+"""--cluster against a real Dask scheduler and workers on 127.0.0.1: the same verdicts as the local
+pool, only cache misses sent, a killed worker loses no cell, Ctrl-C cancels, a worker that differs
+from the client and an unreachable scheduler are refused with one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from checks.cluster import ClusterRunner
+from checks.matrix import cell_tasks
+from checks.profiles import get_profile
+from checks.series import load_series
+from tests.cluster.conftest import ROOT, START_WAIT, seriescheck, start_cluster, without_timings
+
+SPREAD = re.compile(r"cluster \S+: (\d+) cells computed on (\d+) workers")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cluster_verdicts_equal_the_local_pool_and_only_misses_are_sent(dask_cluster, local_v318, tmp_path):
+    out = tmp_path / "r.json"
+    r = seriescheck("verify", "v3.18", "--profile", "smoke", "--no-cache", "--json", str(out),
+                    "--cluster", dask_cluster.address, cache=tmp_path / "cache")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
+    cells = len(local_v318["series"][0]["cells"])
+    assert SPREAD.search(r.stderr).groups() == (str(cells), "2"), r.stderr  # both workers computed cells
+
+    # the client's cache answers a second run: nothing is sent (the address from the environment)
+    again = seriescheck("verify", "v3.18", "--profile", "smoke", "--json", str(out), cache=tmp_path / "cache",
+                        env={"SERIESCHECK_CLUSTER": dask_cluster.address})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"cells: {cells} reused from the cache, 0 computed" in again.stdout
+    assert not SPREAD.search(again.stderr), again.stderr
+    assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
+
+
+def test_a_worker_killed_mid_run_loses_no_cell(local_v318, tmp_path):
+    from distributed import Client
+
+    d = start_cluster(tmp_path / "dask")
+    try:
+        with Client(d.address, timeout=START_WAIT, set_as_default=False) as observer:
+            address_of = {pid: addr for addr, pid in observer.run(os.getpid).items()}
+            target = d.workers[0]
+            target_addr = address_of[target.pid]
+            out = tmp_path / "r.json"
+            env = {k: v for k, v in os.environ.items() if k != "SERIESCHECK_CLUSTER"}
+            env["SERIESCHECK_CACHE"] = str(tmp_path / "cache")
+            run = subprocess.Popen([sys.executable, "-m", "checks", "verify", "v3.18", "--profile", "smoke",
+                                    "--no-cache", "--json", str(out), "--cluster", d.address], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + START_WAIT
+            while not observer.processing(workers=[target_addr]).get(target_addr):  # the worker holds a cell
+                assert run.poll() is None and time.monotonic() < deadline, "the run sent no cell to the worker"
+                time.sleep(0.02)
+            target.send_signal(signal.SIGKILL)
+            target.wait(timeout=30)
+            stdout, stderr = run.communicate(timeout=300)
+    finally:
+        d.stop()
+    assert run.returncode == 0, stdout + stderr
+    assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
+    assert "UNKNOWN" not in stdout
+
+
+def test_ctrl_c_cancels_the_tasks_sent(dask_cluster):
+    profile = get_profile("smoke")
+    series = load_series("v3.18")
+    tasks = cell_tasks(series)
+    runner = ClusterRunner.connect(dask_cluster.address)
+
+    def interrupt(_verdict):
+        raise KeyboardInterrupt
+
+    try:
+        try:
+            runner.run(tasks, profile, progress=interrupt)
+            raise AssertionError("the interrupt did not stop the run")
+        except KeyboardInterrupt:
+            # still inside the handler the run's frame, and so its futures, are alive: only a cancel
+            # takes its tasks off the scheduler
+            deadline = time.monotonic() + START_WAIT
+            while left := runner.client.run_on_scheduler(
+                    lambda dask_scheduler: [f"{k} {t.state}" for k, t in dask_scheduler.tasks.items()
+                                        if str(k).startswith("seriescheck-")]):
+                assert time.monotonic() < deadline, f"tasks still on the scheduler: {left[:3]}"
+                time.sleep(0.1)
+    finally:
+        runner.close()
+
+
+def test_a_worker_with_other_code_is_refused(dask_cluster, tmp_path):
+    other = tmp_path / "other"
+    for pkg in ("checks", "model"):
+        shutil.copytree(ROOT / pkg, other / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(other / "model" / "world.py", "a") as f:
+        f.write("\n# an edit the client does not have\n")
+    env = dict(os.environ, PYTHONPATH=str(other))  # found before the editable install of this checkout
+    w = dask_cluster.start_worker(env)
+    try:
+        dask_cluster.wait_for_workers(3)
+        r = seriescheck("verify", "v3.18", "--profile", "smoke", "--cluster", dask_cluster.address,
+                        cache=tmp_path / "cache")
+    finally:
+        w.send_signal(signal.SIGTERM)
+        w.wait(timeout=30)
+        dask_cluster.workers.remove(w)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "differs from this client (checks+model code" in lines[0], r.stderr
+    assert "cells computed" not in r.stderr and "CONFIRMED" not in r.stdout
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    for args, env in [(("--cluster", address), None), ((), {"SERIESCHECK_CLUSTER": address})]:
+        r = seriescheck("verify", "v3.18", "--profile", "smoke", *args, cache=tmp_path / "cache", env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"cannot reach the Dask scheduler at {address}" in lines[0], r.stderr
+        assert r.stdout == ""  # before any work
