@@ -76,24 +76,18 @@ class DaskProcesses:
                 p.wait(timeout=15)
 
 
-def start_cluster(folder: Path, workers: int = 2) -> DaskProcesses:
-    d = DaskProcesses(folder)
-    try:
-        d.start_scheduler()
-        for _ in range(workers):
-            d.start_worker()
-        d.wait_for_workers(workers)
-    except BaseException:
-        d.stop()
-        raise
-    return d
-
-
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
-    d = start_cluster(tmp_path_factory.mktemp("dask"))
-    yield d
-    d.stop()
+    """A scheduler and two workers; a test that stops a worker starts another before it ends."""
+    d = DaskProcesses(tmp_path_factory.mktemp("dask"))
+    try:
+        d.start_scheduler()
+        d.start_worker()
+        d.start_worker()
+        d.wait_for_workers(2)
+        yield d
+    finally:
+        d.stop()
 
 
 def seriescheck(*args: str, cache: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

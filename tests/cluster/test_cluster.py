@@ -18,7 +18,7 @@ from checks.cluster import ClusterRunner
 from checks.matrix import cell_tasks
 from checks.profiles import get_profile
 from checks.series import load_series
-from tests.cluster.conftest import ROOT, START_WAIT, seriescheck, start_cluster, without_timings
+from tests.cluster.conftest import ROOT, START_WAIT, seriescheck, without_timings
 
 SPREAD = re.compile(r"cluster \S+: (\d+) cells computed on (\d+) workers")
 
@@ -47,14 +47,14 @@ def test_cluster_verdicts_equal_the_local_pool_and_only_misses_are_sent(dask_clu
     assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
 
 
-def test_a_worker_killed_mid_run_loses_no_cell(local_v318, tmp_path):
+def test_a_worker_killed_mid_run_loses_no_cell(dask_cluster, local_v318, tmp_path):
     from distributed import Client
 
-    d = start_cluster(tmp_path / "dask")
+    d = dask_cluster
+    target = d.workers[0]
     try:
         with Client(d.address, timeout=START_WAIT, set_as_default=False) as observer:
             address_of = {pid: addr for addr, pid in observer.run(os.getpid).items()}
-            target = d.workers[0]
             target_addr = address_of[target.pid]
             out = tmp_path / "r.json"
             env = {k: v for k, v in os.environ.items() if k != "SERIESCHECK_CLUSTER"}
@@ -70,9 +70,13 @@ def test_a_worker_killed_mid_run_loses_no_cell(local_v318, tmp_path):
             target.wait(timeout=30)
             stdout, stderr = run.communicate(timeout=300)
     finally:
-        d.stop()
+        if target.poll() is None:
+            target.kill()
+        d.workers.remove(target)
+        d.start_worker()  # the other tests of the module have two workers again
+        d.wait_for_workers(2)
     assert run.returncode == 0, stdout + stderr
-    assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
+    assert without_timings(json.loads(out.read_text())) == without_timings(local_v318), stderr
     assert "UNKNOWN" not in stdout
 
 
