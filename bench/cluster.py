@@ -96,8 +96,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="seriescheck-bench-") as tmp:
         address, procs = start_dask(Path(tmp), args.workers)
         try:
+            from distributed import Client
+
+            with Client(address, timeout=60, set_as_default=False) as c:
+                c.wait_for_workers(args.workers, timeout=60)
             with cluster.session(address) as runner:
-                runner.client.wait_for_workers(args.workers, timeout=60)
                 for label in ("first run, cold workers", "second run, warm workers"):
                     rate, over, wall = timed(tasks, profile, args.workers)
                     print(f"  dask, {args.workers} workers, {label}: {rate:6.2f} cells/s, wall {wall:6.2f} s, "

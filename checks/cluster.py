@@ -15,11 +15,11 @@ during a run is checked too), so a run never mixes results of different code:
 
 What is sent: the series is not read from the worker's disk. The client packs the files the series
 loads -- its ``series.toml``, the step files its order names, the sibling-series step files that
-order or an ``earlier("...")`` call names -- into a :class:`SeriesBundle`, scatters it to every
-worker once per run, and each worker unpacks it under its local directory (once per content hash).
-A task carries the :class:`~checks.cell.CellTask` and the profile; it returns the verdict, with the
-worker's paths of the unpacked files put back to the client's so a "does not build" line names the
-client's file.
+order or an ``earlier("...")`` call names -- into a :class:`SeriesBundle` and sends it once per
+command as a task the cells depend on (dask copies it to each worker that needs it); each worker
+unpacks it under its local directory, once per content hash. A cell's task carries the
+:class:`~checks.cell.CellTask` and the profile; it returns the verdict, with the worker's paths of
+the unpacked files put back to the client's so a "does not build" line names the client's file.
 
 The client keeps the verdict cache: ``checks.matrix.run_tasks`` looks every cell up before any is
 sent, and only misses reach :meth:`ClusterRunner.run`.
@@ -222,6 +222,10 @@ def run_on_worker(bundle: SeriesBundle, task: CellTask, profile: Profile, client
     return _rewrite(verdict, tuple(p for p in pairs if p[0] != p[1])), where
 
 
+def _unchanged(value):
+    return value
+
+
 def _worker_name() -> str:
     try:
         from distributed import get_worker
@@ -256,6 +260,7 @@ class ClusterRunner:
     def __init__(self, client, address: str):
         self.client = client
         self.address = address
+        self._bundles: dict[str, object] = {}  # digest -> the scattered bundle's future
         self.log = sys.stderr
 
     @classmethod
@@ -296,7 +301,8 @@ class ClusterRunner:
                 raise WorkerMismatch(problem)
 
     def describe(self) -> str:
-        return f"cluster {self.address}: {len(self.workers())} workers, same versions and code as this client"
+        n = len(self.workers())
+        return f"cluster {self.address}: {n} worker{'s' * (n != 1)}, same versions and code as this client"
 
     def run(self, tasks: list[CellTask], profile: Profile,
             progress: Callable[[CellVerdict], None] | None = None) -> list[CellVerdict]:
@@ -305,8 +311,7 @@ class ClusterRunner:
             return []
         from distributed import KilledWorker
 
-        bundles = {p: self.client.scatter(bundle_series(p), broadcast=True, hash=True)
-                   for p in sorted({t.series_path for t in tasks})}
+        bundles = {p: self._scattered(bundle_series(p)) for p in sorted({t.series_path for t in tasks})}
         token = uuid.uuid4().hex[:8]
         futures = [self.client.submit(run_on_worker, bundles[t.series_path], t, profile, identity(), str(ROOT),
                                       key=f"seriescheck-{token}-{i}-{t.step}-{t.user}-{t.protocol}", pure=False)
@@ -325,12 +330,21 @@ class ClusterRunner:
                                f"workers' logs (a memory limit?)") from None
         finally:
             self.client.cancel(futures, force=True)  # Ctrl-C or an error: nothing left queued or running
-            for b in bundles.values():
-                b.release()
         spread = ", ".join(f"{w} {n}" for w, n in sorted(by_worker.items()))
-        print(f"seriescheck: cluster {self.address}: {len(tasks)} cells computed on {len(by_worker)} workers "
+        print(f"seriescheck: cluster {self.address}: {len(tasks)} cells computed on {len(by_worker)} worker(s) "
               f"({spread})", file=self.log, flush=True)
         return results
+
+    def _scattered(self, bundle: SeriesBundle):
+        """The bundle as a task every cell depends on, sent once per command (``order`` runs many
+        batches). A task, not scattered data: if every worker holding it dies, the scheduler runs it
+        again from its spec instead of cancelling the cells for a lost dependency. Its key is unique:
+        a content key would be shared with an earlier run or another client, whose release could
+        delete it under this run's cells."""
+        if bundle.digest not in self._bundles:
+            key = f"bundle-{bundle.digest}-{uuid.uuid4().hex[:8]}"
+            self._bundles[bundle.digest] = self.client.submit(_unchanged, bundle, key=key, pure=False)
+        return self._bundles[bundle.digest]
 
     def _completed(self, futures) -> Iterator[tuple[int, tuple[CellVerdict, str]]]:
         """(index, result) as tasks finish; gives up when no worker has been there for NO_WORKER_GRACE."""

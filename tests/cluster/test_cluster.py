@@ -20,7 +20,7 @@ from checks.profiles import get_profile
 from checks.series import load_series
 from tests.cluster.conftest import ROOT, START_WAIT, seriescheck, without_timings
 
-SPREAD = re.compile(r"cluster \S+: (\d+) cells computed on (\d+) workers")
+SPREAD = re.compile(r"cluster \S+: (\d+) cells computed on (\d+) worker\(s\)")
 
 
 def free_port() -> int:
