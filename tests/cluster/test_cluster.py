@@ -13,11 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 from checks.cluster import ClusterRunner
 from checks.matrix import cell_tasks
 from checks.profiles import get_profile
 from checks.series import load_series
+from checks.verdicts import Status
 from tests.cluster.conftest import ROOT, START_WAIT, seriescheck, without_timings
 
 SPREAD = re.compile(r"cluster \S+: (\d+) cells computed on (\d+) worker\(s\)")
@@ -45,6 +47,79 @@ def test_cluster_verdicts_equal_the_local_pool_and_only_misses_are_sent(dask_clu
     assert f"cells: {cells} reused from the cache, 0 computed" in again.stdout
     assert not SPREAD.search(again.stderr), again.stderr
     assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
+
+
+DROP_IOV = '''"""drop msg_iov from msghdr"""
+from dataclasses import dataclass
+
+from checks.series import Step
+from model.kernel import NULL, Ptr
+
+STEP = Step(subject="drop msg_iov from msghdr")
+
+
+@dataclass(slots=True)
+class msghdr:
+    msg_name: Ptr = NULL
+    msg_namelen: int = 0
+    msg_control: Ptr = NULL
+    msg_controllen: int = 0
+    msg_flags: int = 0
+'''
+
+STILL_SETS_IOV = '''"""kernel_sendmsg as before: it still sets msg_iov"""
+from checks.series import Step
+from model.uaccess import KERNEL_DS
+
+STEP = Step(subject="kernel_sendmsg as before")
+
+
+def kernel_sendmsg(k, sock, msg, vec, num, size):
+    oldfs = k.get_fs()
+    k.set_fs(KERNEL_DS)
+    msg.msg_iov = vec
+    msg.msg_iovlen = num
+    result = k.sock_sendmsg(sock, msg, size)
+    k.set_fs(oldfs)
+    return result
+'''
+
+
+def test_a_series_outside_the_checkout_is_sent_and_names_the_clients_files(dask_cluster, tmp_path):
+    """A series given by path, with a step taken from a sibling folder: the worker has neither; a
+    cell that does not build names the step file as the client has it."""
+    for folder, files in {"shared": {"s01_drop_iov.py": DROP_IOV},
+                          "mine": {"s02_still_sets_iov.py": STILL_SETS_IOV,
+                                   "series.toml": 'name = "mine"\norder = ["shared/s01_drop_iov", '
+                                                  '"s02_still_sets_iov"]\nusers = ["smb_send_kvec"]\n'}}.items():
+        (tmp_path / "series" / folder).mkdir(parents=True)
+        for name, text in files.items():
+            (tmp_path / "series" / folder / name).write_text(text)
+    mine = tmp_path / "series" / "mine"
+    args = ("verify", str(mine), "--profile", "smoke", "--no-cache", "--user", "smb_send_kvec", "--json")
+    local = seriescheck(*args, str(tmp_path / "local.json"), cache=tmp_path / "cache")
+    remote = seriescheck(*args, str(tmp_path / "remote.json"), "--cluster", dask_cluster.address,
+                         cache=tmp_path / "cache")
+    assert local.returncode == remote.returncode == 1, remote.stdout + remote.stderr  # no manifest: mismatches
+    doc = json.loads((tmp_path / "remote.json").read_text())
+    assert without_timings(doc) == without_timings(json.loads((tmp_path / "local.json").read_text()))
+    s02 = [c for c in doc["series"][0]["cells"] if c["step"] == "s02_still_sets_iov"]
+    assert s02[0]["status"] == "DOES_NOT_BUILD"
+    assert s02[0]["evidence"].startswith(f"{mine.resolve() / 's02_still_sets_iov.py'}:11: "), s02
+    assert SPREAD.search(remote.stderr), remote.stderr
+
+
+def test_one_command_sends_many_batches(dask_cluster):
+    """order runs a batch of cells per prefix on one connection: every batch gets its series."""
+    profile = get_profile("smoke")
+    tasks = cell_tasks(load_series("v3.18"), users=["smb_send_kvec"])
+    runner = ClusterRunner.connect(dask_cluster.address)
+    try:
+        first, second = runner.run(tasks, profile), runner.run(tasks, profile)
+    finally:
+        runner.close()
+    assert [replace(c, seconds=0, engines=()) for c in first] == [replace(c, seconds=0, engines=()) for c in second]
+    assert [c.status for c in first] == [Status.CONFIRMED]
 
 
 def test_a_worker_killed_mid_run_loses_no_cell(dask_cluster, local_v318, tmp_path):
