@@ -26,6 +26,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.detection
+	$(BIN)/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) .seriescheck-cache
