@@ -25,8 +25,8 @@ The client keeps the verdict cache: ``checks.matrix.run_tasks`` looks every cell
 sent, and only misses reach :meth:`ClusterRunner.run`.
 
 Faults: a worker that dies mid-cell loses nothing -- the scheduler gives its cells to another worker
-(a cell is deterministic: count budgets, fixed seeds); a cell that kills ``allowed-failures``
-workers in a row, an exception in a cell, or every worker gone for ``NO_WORKER_GRACE`` seconds
+(a cell is deterministic: count budgets, fixed seeds); a cell whose worker dies more often than
+Dask's ``allowed-failures`` (3), an exception in a cell, or every worker gone for ``NO_WORKER_GRACE`` seconds
 stops the run with one line (exit 2), never an UNKNOWN. Ctrl-C cancels every task not finished (a
 cell already running completes on its worker and its result is dropped).
 """
