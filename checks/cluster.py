@@ -395,6 +395,13 @@ def address_from(args) -> str | None:
     """--cluster, else $SERIESCHECK_CLUSTER, for the commands that take --cluster."""
     if not hasattr(args, "cluster"):
         return None
+    if getattr(args, "git", None) is not None or getattr(args, "range", None) is not None or \
+            getattr(args, "git_head", False):
+        if args.cluster:
+            raise ClusterError("--cluster does not apply to --git/--range/--git-head: each commit is checked by "
+                               "that commit's own code, which the workers do not have; drop --cluster")
+        os.environ.pop(ENV, None)  # nor may the per-commit checkers (subprocesses) inherit it
+        return None
     return args.cluster or os.environ.get(ENV) or None
 
 

@@ -211,3 +211,10 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and f"cannot reach the Dask scheduler at {address}" in lines[0], r.stderr
         assert r.stdout == ""  # before any work
+
+
+def test_cluster_does_not_apply_to_commits_checked_from_git(tmp_path):
+    r = seriescheck("verify", "--git-head", "--cluster", "127.0.0.1:1", cache=tmp_path / "cache")
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--cluster does not apply to --git" in lines[0], r.stderr
