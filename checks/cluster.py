@@ -48,10 +48,12 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from checks.cell import CellTask
-from checks.profiles import Profile
-from checks.verdicts import CellVerdict
+if TYPE_CHECKING:  # the command line imports this module: it stays light until --cluster is given
+    from checks.cell import CellTask
+    from checks.profiles import Profile
+    from checks.verdicts import CellVerdict
 
 ENV = "SERIESCHECK_CLUSTER"
 ROOT = Path(__file__).resolve().parent.parent
