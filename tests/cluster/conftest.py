@@ -46,11 +46,11 @@ class DaskProcesses:
         self.address = json.loads(info.read_text())["address"]
         return self.address
 
-    def start_worker(self, env: dict | None = None) -> subprocess.Popen:
-        """A worker of one thread, without a nanny (so its PID is the process that runs cells), that
-        exits by itself 30 s after losing the scheduler."""
+    def start_worker(self, env: dict | None = None, nthreads: int = 1) -> subprocess.Popen:
+        """A worker (of one thread, as the README says) without a nanny, so its PID is the process that
+        runs cells; it exits by itself 30 s after losing the scheduler."""
         n = len(self.workers)
-        w = self._spawn([DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
+        w = self._spawn([DASK, "worker", self.address, "--host", "127.0.0.1", "--nthreads", str(nthreads), "--no-nanny",
                          "--no-dashboard", "--death-timeout", "30", "--local-directory", str(self.folder / f"w{n}")],
                         f"worker{n}.log", env)
         self.workers.append(w)

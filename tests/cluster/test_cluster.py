@@ -203,6 +203,21 @@ def test_a_worker_with_other_code_is_refused(dask_cluster, tmp_path):
     assert "cells computed" not in r.stderr and "CONFIRMED" not in r.stdout
 
 
+def test_a_worker_of_two_threads_is_refused(dask_cluster, tmp_path):
+    w = dask_cluster.start_worker(nthreads=2)
+    try:
+        dask_cluster.wait_for_workers(3)
+        r = seriescheck("verify", "v3.18", "--profile", "smoke", "--cluster", dask_cluster.address,
+                        cache=tmp_path / "cache")
+    finally:
+        w.send_signal(signal.SIGTERM)
+        w.wait(timeout=30)
+        dask_cluster.workers.remove(w)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "has 2 threads; start workers with --nthreads 1" in lines[0], r.stderr
+
+
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
     for args, env in [(("--cluster", address), None), ((), {"SERIESCHECK_CLUSTER": address})]:
