@@ -262,7 +262,7 @@ class ClusterRunner:
     def __init__(self, client, address: str):
         self.client = client
         self.address = address
-        self._bundles: dict[str, object] = {}  # digest -> the scattered bundle's future
+        self._bundles: dict[str, object] = {}  # digest -> the future of the bundle task
         self.log = sys.stderr
 
     @classmethod
@@ -313,7 +313,7 @@ class ClusterRunner:
             return []
         from distributed import KilledWorker
 
-        bundles = {p: self._scattered(bundle_series(p)) for p in sorted({t.series_path for t in tasks})}
+        bundles = {p: self._shipped(bundle_series(p)) for p in sorted({t.series_path for t in tasks})}
         token = uuid.uuid4().hex[:8]
         futures = [self.client.submit(run_on_worker, bundles[t.series_path], t, profile, identity(), str(ROOT),
                                       key=f"seriescheck-{token}-{i}-{t.step}-{t.user}-{t.protocol}", pure=False)
@@ -337,7 +337,7 @@ class ClusterRunner:
               f"({spread})", file=self.log, flush=True)
         return results
 
-    def _scattered(self, bundle: SeriesBundle):
+    def _shipped(self, bundle: SeriesBundle):
         """The bundle as a task every cell depends on, sent once per command (``order`` runs many
         batches). A task, not scattered data: if every worker holding it dies, the scheduler runs it
         again from its spec instead of cancelling the cells for a lost dependency. Its key is unique:
