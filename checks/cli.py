@@ -111,7 +111,7 @@ def _profile_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_verify(args) -> int:
     from checks import render
-    from checks.matrix import cell_tasks, verify_series
+    from checks.matrix import verify_all
 
     profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
     refs = args.series or [str(p) for p in all_series()]
@@ -120,20 +120,13 @@ def cmd_verify(args) -> int:
         compose(s)
     out = reports.text_stream(args)  # stderr when another --format takes stdout
     print(render.header(profile), file=out, flush=True)
-    results = []
     cache = VerdictCache(read=not args.no_cache)
-    progress = reports.progress_display(jobs=args.jobs)  # silent unless stdout is a terminal
-    for s in series:
-        progress.start(len(cell_tasks(s, args.user, args.protocol)), s.name)
-        try:
-            r = verify_series(s, profile, args.jobs, progress=progress, users=args.user, protocols=args.protocol,
-                              cache=cache)
-        finally:
-            progress.stop()
-        results.append(r)
+    with reports.progress_display(jobs=args.jobs) as progress:  # a live line on a terminal, else a log line
+        results = verify_all(series, profile, args.jobs, progress=progress, users=args.user,
+                             protocols=args.protocol, cache=cache)
+    for r in results:
         print(render.series_text(r), file=out, flush=True)
-    print(f"cells: {cache.hits} reused from the cache, {cache.misses} computed"
-          + (f", {cache.discarded} corrupt or stale entries discarded" if cache.discarded else ""), file=out)
+    print(cache.summary(), file=out)
     if args.json:
         doc = render.dumps(render.to_json(results, profile))
         if args.json == "-":

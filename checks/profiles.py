@@ -33,6 +33,7 @@ class Profile:
     crosshair_per_path_timeout: float
     crosshair_enabled: bool = True
     exhaustive_timeout: float = 300.0  # seconds of wall time for one cell's exhaustive search: then UNKNOWN
+    cell_timeout: float = 600.0  # wall-time ceiling for all of one cell's engines: then UNKNOWN (not a budget)
     crosshair_max_iterations: int | None = None  # a count budget; per_condition_timeout is then a ceiling
     hypothesis_enabled: bool = True
     hypothesis_max_examples: int = 1000
@@ -44,7 +45,7 @@ class Profile:
 
 
 # The CrossHair engine is optional until checks/crosshair_engine.py lands; the header says which ran.
-_CROSSHAIR_ENGINE = importlib.util.find_spec("checks.crosshair_engine") is not None
+_CROSSHAIR_ENGINE = importlib.util.find_spec("checks.engines.crosshair") is not None
 
 PROFILES = {
     "quick": Profile(

@@ -45,7 +45,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
-from checks.crosshair_harness import Cell, _decide
+from checks.engines.crosshair_harness import Cell, _decide
 from checks.harness import CellInput, ModelError, run_cell
 from checks.profiles import Bounds, Profile
 from checks.verdicts import EngineRun, Status
