@@ -14,8 +14,8 @@ short of ``size`` into -EIO.
 Simplified: the connection state changes (C_BROKEN_PIPE/C_TIMEOUT), drbd_update_congested()
 and request_ping() are comments; flush_signals() discards the pending signal (model/signal.py),
 as drbd_main.c:1813@3.18.9 does, so the next wait ends as the world's script says. The sockets
-carry conn_connect()'s send timeout (net_conf->timeout, 6 s by default). Source: drbd_send() of the drbd 8.4 in-tree driver
-(struct drbd_connection, 3.13 and later), read in a 3.1x/4.x tree, not a pristine v3.18.
+carry conn_connect()'s send timeout (net_conf->timeout, 6 s by default). Source: drbd_send() of the
+drbd 8.4 in-tree driver (struct drbd_connection, 3.13 and later), read in a 3.1x/4.x tree, not a pristine v3.18.
 """
 
 from __future__ import annotations
