@@ -106,16 +106,17 @@ class Trail:
 
 @dataclass
 class _Frontier:
-    """Prefixes still to run for one kvec shape: fewest windows first, then mode, then found order."""
+    """Prefixes still to run for one kvec shape: fewest windows first, then in the order of their
+    answers (room before ending, smaller first), then mode: the order the previous engine ran whole
+    inputs in. A prefix's own run takes the first answer past it, so it comes before its branches."""
 
     heap: list = field(default_factory=list)
-    counter: itertools.count = field(default_factory=itertools.count)
 
     def push(self, windows: int, mode: int, prefix: tuple[int, ...]) -> None:
-        heapq.heappush(self.heap, (windows, mode, next(self.counter), prefix))
+        heapq.heappush(self.heap, (windows, prefix, mode))
 
     def pop(self) -> tuple[int, tuple[int, ...]]:
-        _, mode, _, prefix = heapq.heappop(self.heap)
+        _, prefix, mode = heapq.heappop(self.heap)
         return mode, prefix
 
     def __bool__(self) -> bool:
