@@ -116,7 +116,9 @@ def _sequence(task, image, user, profile, verdict, engines: list[EngineRun]) -> 
     if profile.hypothesis_enabled:
         from checks.engines import hypothesis
 
-        beyond = profile.exhaustive if profile.larger_scope_only and exceeds(profile.crosshair, profile.exhaustive) else None
+        beyond = None  # spend the examples beyond what the exhaustive search has run, if there is a beyond
+        if profile.larger_scope_only and exceeds(profile.crosshair, profile.exhaustive):
+            beyond = profile.exhaustive
         hy = hypothesis.search(image, user, task.protocol, profile.crosshair, profile, beyond=beyond)
         engines.append(hy)
         if hy.status == Status.BROKEN:
