@@ -49,6 +49,7 @@ from checks.verdicts import EngineRun, Status
 from model.checksum import _csum_partial_bytes
 from model.kernel import DoesNotBuild, Kernel, KernelImage, Memory, Oops, Ptr
 from model.uaccess import KERNEL_DS
+from model.world import Stalled
 
 # A walk that touches memory more often than this on inputs of a few bytes is not going to end.
 MEMORY_ACCESS_BUDGET = 20_000
@@ -625,7 +626,7 @@ def _run(image: KernelImage, p: Primitive, inp: dict) -> str | None:
         problems = p.run(k, inp)
     except Oops as e:
         problems = [f"oops: {e}"]
-    except Livelock as e:
+    except (Livelock, Stalled) as e:  # Stalled: the kernel's fuel ran out (model/kernel.py OutOfFuel)
         problems = [f"livelock: {e}"]
     except DoesNotBuild:
         raise
