@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 
-from checks.harness import UNFILLED, ModelError, message_bytes
+from checks.harness import UNFILLED, ModelError, interrupted_by_user, message_bytes
 from checks.profiles import Bounds
 from checks.verdicts import EngineRun, Status
 from model.checksum import _csum_partial_bytes
@@ -637,6 +637,10 @@ def _run(image: KernelImage, p: Primitive, inp: dict) -> str | None:
         raise
     except Exception as e:
         raise ModelError(f"{_model_frame(e)}: {type(e).__name__}: {e} in {p.describe(inp)}") from e
+    except (SystemExit, KeyboardInterrupt) as e:  # model code's own, never a pass (issue 10); a real Ctrl-C stops
+        if isinstance(e, KeyboardInterrupt) and interrupted_by_user():
+            raise
+        raise ModelError(f"{_model_frame(e)}: model code raised {type(e).__name__} in {p.describe(inp)}") from e
     return f"{p.describe(inp)}: {'; '.join(problems)}" if problems else None
 
 

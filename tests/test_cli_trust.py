@@ -361,3 +361,10 @@ def test_a_step_file_left_out_of_the_order_is_bad_input(tmp_path):
     d = make_series(tmp_path / "left", ONE_USER.format(name="left", order=""),
                     {"s01_forgotten": smb_step("forgotten", "    return 0")})
     one_error_line(seriescheck("verify", str(d), *SMOKE), "s01_forgotten.py is a step file of this series")
+
+
+def test_a_primitive_that_exits_is_a_model_error(tmp_path):
+    step = STEP_HEAD.format(subject="exits") + "def csum_partial(k, buff, len, sum):\n    sys.exit(0)\n"
+    d = make_series(tmp_path / "prim", 'name = "prim"\norder = ["s01_csum"]\nusers = ["smb_send_kvec"]\n',
+                    {"s01_csum": step})
+    one_error_line(seriescheck("verify", str(d), *SMOKE, "--jobs", "2"), "SystemExit")
