@@ -165,13 +165,22 @@ def _json_or_none(rest: list[str]):
 class VerdictCache:
     """Get and put verdicts by key; counts what was reused and what was computed."""
 
-    def __init__(self, folder: Path | None = None, read: bool = True):
+    def __init__(self, folder: Path | None = None, read: bool = True, enabled: bool = True):
         self.folder = (folder or cache_dir()) / "cells"
-        self.enabled = True  # keys are computed and fresh verdicts written
-        self.read = read  # False: --no-cache, every cell is run afresh
-        self.hits = 0
-        self.misses = 0
+        self.enabled = enabled  # False: nothing is read or written (the run still shares equal cells)
+        self.read = read and enabled  # False: --no-cache, every cell is run afresh (and written)
+        self.hits = 0  # distinct cells read from the cache
+        self.misses = 0  # distinct cells not in it (computed)
+        self.shared = 0  # cells equal to another cell of the same run: computed or read once for both
+        self.computed = 0  # distinct cells computed in this run
         self.discarded = 0
+
+    def summary(self) -> str:
+        """One line: how many cells were reused, computed and shared in this run."""
+        total = self.hits + self.misses + self.shared
+        line = (f"cells: {total} in all, {self.hits + self.misses} distinct; {self.hits} reused from the cache, "
+                f"{self.computed} computed")
+        return line + (f", {self.discarded} corrupt or stale entries discarded" if self.discarded else "")
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
@@ -204,7 +213,8 @@ class VerdictCache:
         return v
 
     def put(self, key: str, v: CellVerdict) -> None:
-        if v.status == Status.UNKNOWN:  # an UNKNOWN is worth another try
+        self.computed += 1
+        if v.status == Status.UNKNOWN or not self.enabled:  # an UNKNOWN is worth another try
             return
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)

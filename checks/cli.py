@@ -175,7 +175,7 @@ def _profile_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_verify(args) -> int:
     from checks import render
-    from checks.matrix import cell_tasks, verify_series
+    from checks.matrix import verify_all
 
     profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
     refs = args.series or [str(p) for p in all_series()]
@@ -185,28 +185,17 @@ def cmd_verify(args) -> int:
     out = sys.stderr if args.json == "-" else reports.text_stream(args)  # stderr when JSON or a format takes stdout
     cache = _cache(args)
     print(render.header(profile), file=out, flush=True)
-    results = []
-    progress = reports.progress_display(jobs=args.jobs)  # silent unless stdout is a terminal
-    for s in series:
-        progress.start(len(cell_tasks(s, args.user, args.protocol)), s.name)  # bad --user/--protocol: exit 2 here
-        try:
-            r = verify_series(s, profile, args.jobs, progress=progress, users=args.user, protocols=args.protocol,
-                              cache=cache)
-        finally:
-            progress.stop()
-        results.append(r)
+    with reports.progress_display(jobs=args.jobs) as progress:  # a live line on a terminal, else a log line
+        results = verify_all(series, profile, args.jobs, progress=progress, users=args.user,
+                             protocols=args.protocol, cache=cache)
+    for r in results:
         print(render.series_text(r), file=out, flush=True)
-    print(_cache_line(cache), file=out)
+    print(cache.summary(), file=out)
     _write_json(args, results, profile)
     reports.write_reports(args, results, profile)
     if not all(r.expected_met for r in results):
         return EXIT_CONTRADICTS
     return EXIT_UNKNOWN if any(r.unknown for r in results) else EXIT_OK
-
-
-def _cache_line(cache: VerdictCache) -> str:
-    return (f"cells: {cache.hits} reused from the cache, {cache.misses} computed"
-            + (f", {cache.discarded} corrupt, stale or invalid entries discarded" if cache.discarded else ""))
 
 
 def _write_json(args, results, profile) -> None:
@@ -361,7 +350,7 @@ def cmd_check(args) -> int:
     result = judge(series, cells, steps={step.id})
     _show_previous(result, composed)
     print(render.series_text(result), file=out)
-    print(_cache_line(cache), file=out)
+    print(cache.summary(), file=out)
     _write_json(args, [result], profile)
     if not result.expected_met:
         return EXIT_CONTRADICTS

@@ -31,7 +31,7 @@ from model.kernel import DoesNotBuild, Kernel, KernelImage, Oops, OutOfBounds
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM
 from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX
 from model.users import RECV, SEND, User
-from model.world import MAX_CALLS, UNLIMITED, WAIT_ENDINGS, WAIT_EOF, Peer, Stalled, Window
+from model.world import MAX_CALLS, UNLIMITED, WAIT_ENDINGS, WAIT_EOF, Chooser, Peer, Stalled, Window
 
 # checker name -> sock_create_kern() arguments
 PROTOCOLS: dict[str, tuple[int, int, int]] = {
@@ -149,13 +149,16 @@ def _sabotaged(got: bytes, sabotage: str | None) -> bytes:
     return got + got[-1:] if sabotage == "repeat" else got[1:]
 
 
-def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotage: str | None = None) -> Observation:
-    """Run one input; raises DoesNotBuild when the kernel cannot run this user at all."""
+def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotage: str | None = None,
+             chooser: Chooser | None = None) -> Observation:
+    """Run one input; raises DoesNotBuild when the kernel cannot run this user at all. With a
+    ``chooser`` the world asks it for the script as the run goes (``inp.script`` is not read)."""
     k = Kernel(image)
     total = sum(inp.segs)
     message = message_bytes(total)
     script = tuple(Window(r, t) for r, t in inp.script)
-    peer = Peer(script=script, incoming=message + NEXT_MESSAGE if user.direction == RECV else b"")
+    peer = Peer(script=script, incoming=message + NEXT_MESSAGE if user.direction == RECV else b"", chooser=chooser)
+    k.world = peer  # the task's pending signal is the world's (model/signal.py)
     sock = k.sock_create_kern(*PROTOCOLS[proto], peer)
     if isinstance(sock, int):
         raise DoesNotBuild(f"no socket for protocol {proto!r} in this kernel (sock_create_kern: {sock})")
@@ -191,7 +194,7 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
         got = _sabotaged(b"".join(k.mem.read(p, n) for p, n in bufs), sabotage)
         failure = _judge_recv(rc, message, got, peer.consumed)
         consumed = peer.consumed
-    if failure is None and rc < 0 and total and not inp.script:
+    if failure is None and rc < 0 and total and not peer.scripted:
         failure = f"failed ({errname(rc)}) although the network never made the socket wait"
     return Observation(rc, message, got, consumed, failure)
 

@@ -12,10 +12,10 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from checks import exhaustive
 from checks.behaviours import BEHAVIOURS, Behaviour, behaviour_image
 from checks.cache import VerdictCache, cell_key
 from checks.cell import all_users, reach
+from checks.engines import exhaustive
 from checks.harness import CellInput, run_cell
 from checks.profiles import Profile
 from checks.verdicts import CellVerdict, Counterexample, EngineRun, Status

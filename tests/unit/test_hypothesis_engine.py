@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks import hypothesis_engine as he
 from checks.cell import all_users
+from checks.engines import hypothesis as he
 from checks.harness import CellInput, run_cell
 from checks.primitives import replay_primitive
 from checks.profiles import get_profile

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 from crosshair.tracers import NoTracing
 
-from checks.exhaustive import wait_endings
+from checks.engines.exhaustive import wait_endings
 from checks.harness import CellInput, Observation, run_cell
 from checks.profiles import Bounds
 from model.kernel import KernelImage

@@ -50,7 +50,7 @@ from crosshair.core_and_libs import MessageType, analyze_function, run_checkable
 from crosshair.options import AnalysisOptionSet
 from crosshair.statespace import AnalysisMessage
 
-from checks.crosshair_harness import BoundsError, Cell, Probe, contract_for
+from checks.engines.crosshair_harness import BoundsError, Cell, Probe, contract_for
 from checks.harness import run_cell
 from checks.profiles import Bounds, Profile
 from checks.verdicts import EngineRun, Status
