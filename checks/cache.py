@@ -89,6 +89,9 @@ def verdict_from_json(d: dict) -> CellVerdict:
 
 # --- what a cached verdict must be (issue 10: a tampered entry is not trusted) ----------------------
 
+EXHAUSTIVE_ENGINES = ("exhaustive", "enumerate")  # checks/engines/: the two that run every input within bounds
+
+
 def verdict_problem(v: CellVerdict, cell: tuple[str, str] | None = None) -> str | None:
     """Why ``v`` is not a verdict a fresh run could have given, or None. The invariants of a fresh
     verdict: BROKEN has a counterexample with its input and (for a cell of a series) a replay
@@ -108,7 +111,7 @@ def verdict_problem(v: CellVerdict, cell: tuple[str, str] | None = None) -> str 
     if any(not isinstance(e.explored, int) or e.explored < 0 for e in v.engines):
         return "an engine run with a negative or non-integer count"
     if v.status == Status.CONFIRMED and not any(
-            e.engine == "exhaustive" and e.status == Status.CONFIRMED and e.explored > 0 for e in v.engines):
+            e.engine in EXHAUSTIVE_ENGINES and e.status == Status.CONFIRMED and e.explored > 0 for e in v.engines):
         return "CONFIRMED without an exhaustive run that explored its inputs"
     if v.status == Status.NOT_REFUTED and not v.engines:
         return "NOT_REFUTED without the engine run whose budget ran out"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from checks import reports
 from checks.cache import VerdictCache, cache_dir
-from checks.harness import INPUT_EXAMPLE, CellInput, ModelError, run_cell, watch_interrupts
+from checks.harness import INPUT_EXAMPLE, CellInput, ModelError, run_cell, stop_if_interrupted, watch_interrupts
 from checks.profiles import PROFILES, UnknownProfile, get_profile
 from checks.series import SeriesError, all_series, compose, load_series
 
@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     watch_interrupts()
     try:
         _check_outputs(args)
-        return args.func(args)
+        code = args.func(args)
+        stop_if_interrupted()  # a Ctrl-C Python dropped on the way (in a garbage-collector callback, say)
+        return code
     except (BadInput, SeriesError, UnknownProfile, ModelError) as e:  # OrderError is a SeriesError
         print(f"seriescheck: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT

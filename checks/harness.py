@@ -153,6 +153,7 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
              chooser: Chooser | None = None) -> Observation:
     """Run one input; raises DoesNotBuild when the kernel cannot run this user at all. With a
     ``chooser`` the world asks it for the script as the run goes (``inp.script`` is not read)."""
+    stop_if_interrupted()
     k = Kernel(image)
     total = sum(inp.segs)
     message = message_bytes(total)
@@ -244,6 +245,16 @@ def _on_sigint(signum, frame):
     raise KeyboardInterrupt
 
 
+def _quiet_unraisable(hook):
+    """A KeyboardInterrupt raised where Python cannot propagate it (a garbage-collector callback, a
+    ``__del__``) is dropped with an "Exception ignored" traceback; the flag keeps it, and
+    ``stop_if_interrupted`` raises it again at the next cell, so print nothing."""
+    def quiet(unraisable):
+        if not (issubclass(unraisable.exc_type, KeyboardInterrupt) and _USER_INTERRUPT.is_set()):
+            hook(unraisable)
+    return quiet
+
+
 def watch_interrupts() -> None:
     """Tell a real Ctrl-C (SIGINT) from a ``KeyboardInterrupt`` that model code raises itself: the
     first stops the run (exit 130), the second is a model error. Call once, in the main thread;
@@ -251,6 +262,8 @@ def watch_interrupts() -> None:
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) in (
             signal.default_int_handler, _on_sigint):
         signal.signal(signal.SIGINT, _on_sigint)
+        if not _WATCHING.is_set():
+            sys.unraisablehook = _quiet_unraisable(sys.unraisablehook)
         _WATCHING.set()
 
 
@@ -258,6 +271,12 @@ def interrupted_by_user() -> bool:
     """True after a real SIGINT, or whenever nobody watches for one (then a KeyboardInterrupt may be
     the user's, and stopping is the safe reading)."""
     return _USER_INTERRUPT.is_set() or not _WATCHING.is_set()
+
+
+def stop_if_interrupted() -> None:
+    """Raise the user's Ctrl-C again if Python dropped it on the way (see ``_quiet_unraisable``)."""
+    if _USER_INTERRUPT.is_set():
+        raise KeyboardInterrupt
 
 
 def _judge_send(rc: int, message: bytes, wire: bytes) -> str | None:

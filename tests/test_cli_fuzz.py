@@ -49,7 +49,7 @@ def assert_documented(argv: list[str], code: int, out: str, err: str) -> None:
     assert "Traceback" not in out + err, shown
     assert code in (0, 1, 2, 3), shown
     if code == 2:
-        lines = err.strip().splitlines()
+        lines = [line for line in err.strip().splitlines() if not line.startswith("[")]  # not progress lines
         assert lines and "error:" in lines[-1], shown
         if lines[0].startswith("seriescheck: error:"):
             assert len(lines) == 1, shown
