@@ -1,23 +1,26 @@
 """The seriescheck command line.
 
 Exit codes: 0 every cell matches its manifest; 1 a result contradicts a manifest (or a replay
-shows the failure); 2 bad input or usage; 3 nothing contradicts but some cell is UNKNOWN.
+shows the failure); 2 bad input or usage; 3 nothing contradicts but some cell is UNKNOWN;
+130 interrupted (Ctrl-C). Bad input is refused before anything runs, in one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from checks import reports
-from checks.cache import VerdictCache
-from checks.harness import CellInput, ModelError, run_cell
+from checks.cache import VerdictCache, cache_dir
+from checks.harness import INPUT_EXAMPLE, CellInput, ModelError, run_cell, stop_if_interrupted, watch_interrupts
 from checks.profiles import PROFILES, UnknownProfile, get_profile
 from checks.series import SeriesError, all_series, compose, load_series
 
 EXIT_OK, EXIT_CONTRADICTS, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 class BadInput(Exception):
@@ -27,11 +30,74 @@ class BadInput(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    watch_interrupts()
     try:
-        return args.func(args)
+        _check_outputs(args)
+        code = args.func(args)
+        stop_if_interrupted()  # a Ctrl-C Python dropped on the way (in a garbage-collector callback, say)
+        return code
     except (BadInput, SeriesError, UnknownProfile, ModelError) as e:  # OrderError is a SeriesError
-        print(f"seriescheck: error: {e}", file=sys.stderr)
+        print(f"seriescheck: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("seriescheck: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split("\n"))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of worker processes (1 or more)")
+    return n
+
+
+def _check_outputs(args) -> None:
+    """Every file the run will write is writable, and stdout has one taker, before anything runs."""
+    targets = [("--json", args.json)] if getattr(args, "json", None) not in (None, "-") else []
+    targets += [(f"--format {fmt}=", t) for fmt, t in getattr(args, "formats", []) if t is not None]
+    for option, target in targets:
+        _writable(option, target)
+    to_stdout = (["--json -"] if getattr(args, "json", None) == "-" else []) + [
+        f"--format {fmt}" for fmt, t in getattr(args, "formats", []) if t is None and fmt != "text"]
+    if len(to_stdout) > 1:
+        raise BadInput(f"{' and '.join(to_stdout)} would both write to stdout; give all but one a file")
+
+
+def _writable(option: str, target: str) -> None:
+    p = Path(target)
+    option = option if option.endswith("=") else option + " "  # "--format markdown=FILE", "--json FILE"
+    try:
+        if p.is_dir():
+            raise BadInput(f"{option}{target}: is a directory; give a file name")
+        existed = p.exists()
+        with p.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            p.unlink()
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise BadInput(f"{option}{target[:200]}: cannot write there ({why}); give a writable file path") from None
+
+
+def _cache(args) -> VerdictCache:
+    """The verdict cache, checked to be a usable directory before any cell runs."""
+    folder = cache_dir()
+    try:
+        (folder / "cells").mkdir(parents=True, exist_ok=True)
+        if not os.access(folder / "cells", os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise BadInput(f"verdict cache {folder}: not a usable directory ({why}); set SERIESCHECK_CACHE to a "
+                       f"directory you can write, or remove what is in the way") from None
+    return VerdictCache(folder, read=not getattr(args, "no_cache", False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _profile_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
     p.add_argument("--no-crosshair", action="store_true", help="skip the CrossHair engine")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--jobs", type=_positive_int, default=None, help="worker processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="run every cell afresh (the cache is still refreshed)")
 
 
@@ -118,25 +184,35 @@ def cmd_verify(args) -> int:
     series = [load_series(ref) for ref in refs]
     for s in series:
         compose(s)
-    out = reports.text_stream(args)  # stderr when another --format takes stdout
+    out = sys.stderr if args.json == "-" else reports.text_stream(args)  # stderr when JSON or a format takes stdout
+    cache = _cache(args)
     print(render.header(profile), file=out, flush=True)
-    cache = VerdictCache(read=not args.no_cache)
     with reports.progress_display(jobs=args.jobs) as progress:  # a live line on a terminal, else a log line
         results = verify_all(series, profile, args.jobs, progress=progress, users=args.user,
                              protocols=args.protocol, cache=cache)
     for r in results:
         print(render.series_text(r), file=out, flush=True)
     print(cache.summary(), file=out)
-    if args.json:
-        doc = render.dumps(render.to_json(results, profile))
-        if args.json == "-":
-            print(doc)
-        else:
-            Path(args.json).write_text(doc + "\n")
+    _write_json(args, results, profile)
     reports.write_reports(args, results, profile)
     if not all(r.expected_met for r in results):
         return EXIT_CONTRADICTS
     return EXIT_UNKNOWN if any(r.unknown for r in results) else EXIT_OK
+
+
+def _write_json(args, results, profile) -> None:
+    from checks import render
+
+    if not args.json:
+        return
+    doc = render.dumps(render.to_json(results, profile))
+    if args.json == "-":
+        print(doc, flush=True)
+        return
+    try:
+        Path(args.json).write_text(doc + "\n", encoding="utf-8")
+    except OSError as e:  # checked before the run; the path went away since
+        raise BadInput(f"--json {args.json}: cannot write there ({e.strerror})") from None
 
 
 def cmd_replay(args) -> int:
@@ -153,16 +229,11 @@ def cmd_replay(args) -> int:
     if args.protocol not in PROTOCOLS:
         raise BadInput(f"unknown protocol {args.protocol!r}; known: {', '.join(PROTOCOLS)}")
     try:
-        inp = CellInput.from_json(json.loads(args.input))
-    except (ValueError, KeyError, TypeError) as e:
-        example = '{"segs":[2],"script":[[1,"signal"]]}'
-        raise BadInput(f"--input is not a cell input ({e}); give e.g. '{example}'") from e
-    if args.order:
-        from checks.order import parse_order
-
-        image = compose(series, parse_order(series, args.order)).images[step.id]
-    else:
-        image = compose(series).images[step.id]
+        inp = CellInput.parse(json.loads(args.input), users[args.user], args.protocol)
+    except ValueError as e:  # json.JSONDecodeError too
+        raise BadInput(f"--input is not a cell input for {args.user}/{args.protocol}: {e}; "
+                       f"give e.g. '{INPUT_EXAMPLE}'") from None
+    image = _replay_image(series, step, args.order)
     obs = run_cell(image, users[args.user], args.protocol, inp)
     print(f"{step.id} {args.user}/{args.protocol}: {inp.describe()}")
     print(f"  returned {obs.rc}; expected {obs.expected!r}; got {obs.got!r}")
@@ -173,23 +244,62 @@ def cmd_replay(args) -> int:
     return EXIT_CONTRADICTS
 
 
+def _replay_image(series, step, order: str | None):
+    """The kernel at ``step``, in the series' own order or in ``--order``, which must include it."""
+    if not order:
+        return compose(series).images[step.id]
+    from checks.order import parse_order
+
+    ids = parse_order(series, order)
+    if step.id != series.steps[0].id and step.id not in ids:
+        raise BadInput(f"--order {order} does not include {step.short}, the step to replay at; add it "
+                       f"(with the steps before it) or replay without --order")
+    return compose(series, ids).images[step.id]
+
+
 def _replay_primitive(series, step, args) -> int:
-    from checks.primitives import PRIMITIVES, replay_primitive
+    from checks.primitives import PRIMITIVES, applicable, replay_primitive
 
     name = args.user.split(":", 1)[1]
     if name not in PRIMITIVES:
         raise BadInput(f"unknown primitive {name!r}; known: {', '.join(sorted(PRIMITIVES))}")
+    if args.protocol != "-":
+        raise BadInput(f"a primitive's cell has no protocol: give '-' instead of {args.protocol!r}")
+    image = _replay_image(series, step, args.order)
+    if name not in applicable(image):
+        raise BadInput(f"{step.short} of series {series.name} has no {name} (or what its contract calls)")
     try:
-        inputs = json.loads(args.input)
+        inputs = _primitive_input(name, json.loads(args.input))
     except ValueError as e:
-        raise BadInput(f"--input is not JSON ({e})") from e
-    failure = replay_primitive(compose(series).images[step.id], name, inputs)
+        raise BadInput(f"--input is not an input of {name}: {e}") from None
+    failure = replay_primitive(image, name, inputs)
     print(f"{step.id} {args.user}: {args.input}")
     if failure is None:
         print("  the contract holds for this input")
         return EXIT_OK
     print(f"  FAILS: {failure}")
     return EXIT_CONTRADICTS
+
+
+def _primitive_input(name: str, d: object) -> dict:
+    """The same keys as the primitive's own inputs, each a small count or a short list of them."""
+    from checks.primitives import PRIMITIVES
+    from checks.profiles import get_profile
+
+    sample = next(PRIMITIVES[name].inputs(get_profile("smoke").exhaustive))
+    if not isinstance(d, dict) or set(d) != set(sample):
+        raise ValueError(f"give a JSON object with exactly the keys {', '.join(sample)}, e.g. {json.dumps(sample)}")
+    for key, value in d.items():
+        most = 0xFFFFFFFF if key == "csum" else MAX_PRIMITIVE_COUNT
+        values = value if isinstance(sample[key], list) else [value]
+        if (isinstance(sample[key], list) and (not isinstance(value, list) or len(value) > 64)) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= most for n in values):
+            shape = "a list of at most 64 counts" if isinstance(sample[key], list) else "a count"
+            raise ValueError(f"{key} must be {shape}, each 0..{most}; got {value!r}")
+    return d
+
+
+MAX_PRIMITIVE_COUNT = 4096
 
 
 def cmd_list(args) -> int:
@@ -204,35 +314,46 @@ def cmd_list(args) -> int:
 
 
 def cmd_relies(args) -> int:
+    from checks.cell import all_users
     from checks.relies import relies_table, render
 
     profile = get_profile(args.profile, crosshair=False)
-    rows = relies_table(profile, args.user, args.jobs, VerdictCache(read=not args.no_cache))
+    users = all_users()
+    for u in args.user or ():
+        if u not in users:
+            raise BadInput(f"unknown user {u!r}; known users: {', '.join(sorted(users))}")
+        if "tcp" not in users[u].protocols:
+            raise BadInput(f"{u} does not run over tcp, which the abstract paths model; it runs over "
+                           f"{', '.join(users[u].protocols)}")
+    rows = relies_table(profile, args.user, args.jobs, _cache(args))
     print(f"what each user relies on (exhaustive over {profile.exhaustive.describe()}, TCP waits and errors)")
     print(render(rows))
     return EXIT_OK
 
 
 def cmd_check(args) -> int:
+    """One step's cells, judged against the manifest and against the step before it (for regressions);
+    verdicts come from and go to the same cache as ``verify``."""
     from checks import render
-    from checks.matrix import cell_tasks, judge, run_tasks
+    from checks.matrix import _COMPOSED, _SERIES, _show_previous, cell_tasks, judge, run_tasks, share_counterexamples
 
     profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
     series = load_series(args.series)
-    compose(series)
+    composed = compose(series)
+    _COMPOSED[(str(series.path), None)], _SERIES[str(series.path)] = composed, series
     step = series.step(args.step)
-    tasks = cell_tasks(series, args.user, args.protocol, steps=[step.id])
-    print(render.header(profile), flush=True)
-    cells = run_tasks(tasks, profile, args.jobs)
-    result = judge(series, cells)
-    result.regressions.clear()  # one step alone has no step before it to regress from
-    print(render.series_text(result))
-    if args.json:
-        doc = render.dumps(render.to_json([result], profile))
-        if args.json == "-":
-            print(doc)
-        else:
-            Path(args.json).write_text(doc + "\n")
+    i = [s.id for s in series.steps].index(step.id)
+    steps = [series.steps[i - 1].id, step.id] if i else [step.id]
+    tasks = cell_tasks(series, args.user, args.protocol, steps=steps)
+    out = sys.stderr if args.json == "-" else sys.stdout
+    cache = _cache(args)
+    print(render.header(profile), file=out, flush=True)
+    cells = share_counterexamples(tasks, run_tasks(tasks, profile, args.jobs, cache=cache))
+    result = judge(series, cells, steps={step.id})
+    _show_previous(result, composed)
+    print(render.series_text(result), file=out)
+    print(cache.summary(), file=out)
+    _write_json(args, [result], profile)
     if not result.expected_met:
         return EXIT_CONTRADICTS
     return EXIT_UNKNOWN if result.unknown else EXIT_OK
@@ -296,7 +417,7 @@ def cmd_order(args) -> int:
     profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
     series = load_series(args.series)
     compose(series)
-    cache = VerdictCache(read=not args.no_cache)
+    cache = _cache(args)
     ev = Evaluator(series, profile, cache, args.jobs)
     if args.search:
         result = search_order(ev)

@@ -271,8 +271,17 @@ def breakage_windows(order: list[str], by_key: dict) -> list[Window]:
     return windows
 
 
-def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
-    """Regressions between consecutive steps, and every disagreement with the manifest."""
+def judge(series: Series, cells: list[CellVerdict], steps: set[str] | None = None) -> SeriesResult:
+    """Regressions between consecutive steps, and every disagreement with the manifest. With ``steps``
+    (``check``: one step and the step before it) only the cells of those steps are judged and kept;
+    the others serve as the "before" of a regression, and no breakage window is drawn from a part."""
+    if steps is not None:
+        result = judge(series, cells)
+        result.cells = [c for c in cells if c.step in steps]
+        result.regressions = [g for g in result.regressions if g.after in steps]
+        result.mismatches = [m for m in result.mismatches if m.step in steps]
+        result.windows = []
+        return result
     result = SeriesResult(series, cells)
     by_key = {c.key: c for c in cells}
     order = [s.id for s in series.steps]
