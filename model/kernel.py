@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import weakref
 from dataclasses import dataclass, field
 from types import FunctionType, ModuleType
 
@@ -182,7 +183,7 @@ def _named(r: Region) -> str:
 
 # --- the symbol table -------------------------------------------------------------------------
 
-STATE_ATTRIBUTES = frozenset({"mem", "addr_limit", "image", "world"})
+STATE_ATTRIBUTES = frozenset({"mem", "addr_limit", "image", "world", "fuel"})
 
 
 @dataclass(frozen=True)
@@ -288,36 +289,52 @@ class Kernel:
     ``k.kernel_sendmsg(sock, msg, vec, num, size)`` calls the current definition of
     ``kernel_sendmsg`` with ``k`` as its first argument; ``k.msghdr(...)`` builds the current
     ``struct msghdr``; ``k.ITER_KVEC`` reads a constant.
+
+    The symbols are the attributes of a class made once per image (``linked_class``), so a boot
+    resolves nothing and a call is an ordinary method call, plus the fuel it burns.
     """
+
+    def __new__(cls, image: KernelImage, world: object = None):
+        return object.__new__(linked_class(image))
 
     def __init__(self, image: KernelImage, world: object = None):
         self.image = image
         self.mem = Memory()
         self.addr_limit = "USER_DS"  # current_thread_info()->addr_limit
         self.world = world
-        # one unit of fuel per call through the linker, StopIteration when none is left: a C-level
-        # counter, so the wrapper below costs a few hundred nanoseconds a call, not a Python counter's more
-        self._burn = iter(range(FUEL)).__next__
+        self.fuel = FUEL  # calls through the linker this run may still make
 
     def __getattr__(self, name: str):
-        # Only reached for names that are not state attributes: resolve through the image once.
-        d = self.image.lookup(name)
-        value = self._fueled(d.obj) if isinstance(d.obj, FunctionType) else d.obj
-        self.__dict__[name] = value
-        return value
+        # Only reached for a name the image does not define: "undefined reference".
+        self.image.lookup(name)
+        raise AttributeError(name)
 
-    def _fueled(self, fn: FunctionType):
-        """``fn`` bound to this kernel, burning one unit of fuel per call."""
-        k, burn = self, self._burn
 
-        def call(*args, **kwargs):
-            try:
-                burn()
-            except StopIteration:
-                raise OutOfFuel(f"more than {FUEL} calls through the kernel in one run (the last to "
-                                f"{fn.__name__}): a loop that never ends") from None
-            return fn(k, *args, **kwargs)
+_LINKED: dict[int, type] = {}
 
-        call.__name__ = call.__qualname__ = fn.__name__
-        call.__wrapped__ = fn
-        return call
+
+def linked_class(image: KernelImage) -> type:
+    """The ``Kernel`` subclass whose attributes are ``image``'s symbols: functions wrapped to burn
+    fuel (``fueled``), structs and constants as they are. Made once per image, dropped with it."""
+    cls = _LINKED.get(id(image))
+    if cls is None:
+        attrs = {name: fueled(d.obj) if isinstance(d.obj, FunctionType) else d.obj
+                 for name, d in image.definitions.items()}
+        cls = _LINKED[id(image)] = type(f"Kernel[{image.name}]", (Kernel,), attrs)
+        weakref.finalize(image, _LINKED.pop, id(image), None)
+    return cls
+
+
+def fueled(fn: FunctionType):
+    """``fn`` as a method of a linked kernel, burning one unit of the running kernel's fuel per call."""
+
+    def call(k, *args, **kwargs):
+        k.fuel -= 1
+        if k.fuel < 0:
+            raise OutOfFuel(f"more than {FUEL} calls through the kernel in one run (the last to "
+                            f"{fn.__name__}): a loop that never ends")
+        return fn(k, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = fn.__name__
+    call.__wrapped__ = fn
+    return call
