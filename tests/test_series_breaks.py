@@ -86,12 +86,12 @@ def test_iscsi_stable_fix_written_wrongly(tmp_path):
     'ret != data'): a full send fails the connection, and a short one can pass."""
     d = tmp_path / "iscsi-stable-wrong"
     shutil.copytree(SERIES_ROOT / "iscsi-stable", d)
-    step = d / "s01_iscsi_target_fail_connection_on_short_sendmsg_writes.py"
+    step = d / "t01_iscsi_target_fail_connection_on_short_sendmsg_writes.py"
     text = step.read_text()
     assert "    if ret != data:" in text
     step.write_text(text.replace("    if ret != data:", "    if ret != iov_len:"))
     series = dataclasses.replace(load_series(str(d)), users=("iscsit_do_tx_data",))
     ev = Evaluator(series, QUICK, VerdictCache(tmp_path / "cache"), jobs=1)
-    cells = ev.cells(("s01_iscsi_target_fail_connection_on_short_sendmsg_writes",))
+    cells = ev.cells(("t01_iscsi_target_fail_connection_on_short_sendmsg_writes",))
     v = cells[("iscsit_do_tx_data", "tcp")]
     assert v.status.name == "BROKEN" and v.counterexample is not None
