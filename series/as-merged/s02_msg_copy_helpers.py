@@ -30,8 +30,16 @@ l2cap ->memcpy_fromiovec()".
 
 Upstream: recalled as 6ce8e9ce5989 (memcpy_from_msg), 7eab8d9e8a72
 (memcpy_to_msg), 51f3d02b980a (skb_copy_datagram_msg, David S. Miller)
-[UNVERIFIED]; the helpers are in T319 include/linux/skbuff.h.  Upstream the
-three helpers and their conversions were three commits; one step here.
+[UNVERIFIED: no mainline history was readable; 6ce8e9ce5989 and
+7eab8d9e8a72 were searched in the stored public material and not found].
+51f3d02b980a exists: a blame of net/ax25/af_ax25.c (kernel test robot
+report on netdev, 2021) gives "51f3d02b980a33 David S. Miller 2014-11-05"
+for ``skb_copy_datagram_msg(skb, 0, msg, copied);`` in ax25_recvmsg(), so it
+is Miller's and converts recvmsg callers to skb_copy_datagram_msg(); its
+subject was not read.  The helpers: include/linux/skbuff.h:2661 (
+skb_copy_datagram_msg), 2695-2698 (memcpy_from_msg, still
+memcpy_fromiovec() on msg_iter.iov), 2701@3.19.8.  Upstream the three
+helpers and their conversions were three commits; one step here.
 """
 
 from __future__ import annotations

@@ -27,8 +27,18 @@ no change: they already call kernel_sendmsg() in 3.18
 (fs/ocfs2/cluster/tcp.c:935@3.18.9, drivers/staging/lustre/lnet/klnds/
 socklnd/socklnd_lib-linux.c:114@3.18.9).
 
-Upstream: Al Viro, recalled as c0371da6047a [UNVERIFIED]; the result is
-T319 include/linux/socket.h and net/socket.c.
+Upstream: Al Viro, recalled as c0371da6047a [UNVERIFIED subject].  The id
+exists and is Al Viro's of this cycle: a blame of net/unix/af_unix.c
+(kernel test robot report on netdev, 2025-01-11) gives "c0371da6047abd
+Al Viro 2014-11-24" for ``err = skb_copy_datagram_from_iter(skb, 0,
+&msg->msg_iter, size);`` in unix_stream_sendmsg(), a file this step
+touches.  That line also says the upstream commit switched the AF_UNIX
+stream send to skb_copy_datagram_from_iter() at once, where this series
+does it in s10 (3.19.8 has it: net/unix/af_unix.c:1697@3.19.8); callers see
+no difference (neither consumes the kvec).  The result: struct msghdr with
+msg_iter (include/linux/socket.h:50@3.19.8); kernel_sendmsg() and
+kernel_recvmsg() under set_fs(KERNEL_DS) with iov_iter_init() on the kvec
+array (net/socket.c:667-672, 830-835@3.19.8).
 """
 
 from __future__ import annotations

@@ -23,11 +23,16 @@ and drivers/staging/lustre/lnet/klnds/socklnd/socklnd_lib-linux.c:114,
 both @3.18.9).
 
 Not in this step: the removal of the kiocb argument of ->sendmsg() and
-->recvmsg() and msghdr's new msg_iocb, another 4.1 patch (recalled as
-1b784140474e [UNVERIFIED]); the protocols here ignore the iocb already.
+->recvmsg() and msghdr's new msg_iocb (net/socket.c:788@4.1.6), another
+4.1 patch: 1b784140474e, by Ying Xue, 2015-03-02 (blames of
+net/unix/af_unix.c and net/ax25/af_ax25.c in kernel test robot reports
+give it for the iocb-less unix_stream_sendmsg() and ax25_recvmsg()
+signatures; its subject was not read).  The protocols here ignore the
+iocb already.
 
-Upstream: Al Viro, recalled as d8725c86aeba [UNVERIFIED]; the result is
-T41 net/socket.c (kernel-facts §1.5: sock_sendmsg(sock, msg) passes
+Upstream: Al Viro, recalled as d8725c86aeba [UNVERIFIED: searched in the
+stored public material and not found; no mainline history was readable];
+the result is net/socket.c:618-633@4.1.6 (kernel-facts §1.5: sock_sendmsg(sock, msg) passes
 msg_data_left(msg) to the LSM hook and ->sendmsg; kernel_sendmsg() is
 iov_iter_kvec() plus sock_sendmsg() without set_fs).
 """
