@@ -3,7 +3,6 @@
 Only the numbers the modelled paths return. Kernel functions return them negated.
 """
 
-EPERM = 1
 EINTR = 4
 EIO = 5
 EAGAIN = 11

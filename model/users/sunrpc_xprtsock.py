@@ -26,12 +26,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.errno import EAGAIN, ENOBUFS, ENOTCONN, ENOTSOCK, EPERM
+from model.errno import EAGAIN, ENOBUFS, ENOTCONN, ENOTSOCK
 from model.kernel import NULL, Ptr
 from model.socket_h import MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL
 from model.users import SEND, User
 
 XS_SENDMSG_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL
+
+# EPERM (include/uapi/asm-generic/errno-base.h). Kept out of model.errno, which names the values
+# reports print: there -1 is the bare "return -1" of users such as iscsit_do_tx_data().
+_EPERM = 1
 
 
 @dataclass(slots=True)
@@ -197,7 +201,7 @@ def xs_udp_send_request(k, task: rpc_task) -> int:
     status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, True, sent)
 
     # firewall is blocking us, don't return -EAGAIN or we end up looping
-    if status != -EPERM and (sent[0] > 0 or status == 0):
+    if status != -_EPERM and (sent[0] > 0 or status == 0):
         req.rq_xmit_bytes_sent += sent[0]
         if sent[0] >= req.rq_slen:
             return 0
