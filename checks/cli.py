@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("series")
     o.add_argument("--order", help="a proposed order (s01,s04,s02,...); default: the series' own")
     o.add_argument("--search", action="store_true", help="find an order in which no prefix regresses a cell")
+    o.add_argument("--max-states", type=int, default=300,
+                   help="kernel states the constraint review may evaluate (default 300)")
+    o.add_argument("--json", metavar="FILE", help="write the result and the constraints as JSON ('-' for stdout)")
+    o.add_argument("--markdown", metavar="FILE", help="write the result and the constraints as Markdown ('-': stdout)")
     _profile_args(o)
     o.set_defaults(func=cmd_order)
 
@@ -412,40 +416,13 @@ def cmd_impact(args) -> int:
 
 
 def cmd_order(args) -> int:
-    from checks.order import Evaluator, certificate, check_order, parse_order, search_order, short, split_advice
+    from checks.order import run_command
 
-    profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
-    series = load_series(args.series)
-    compose(series)
-    cache = _cache(args)
-    ev = Evaluator(series, profile, cache, args.jobs)
-    if args.search:
-        result = search_order(ev)
-        if result.found:
-            _print_stats(result.stats, cache)
-            print(f"safe order: {','.join(short(s) for s in result.found)}")
-            return EXIT_OK
-        print(f"no order of series {series.name} keeps every prefix regression-free")
-        cert, breaks = certificate(ev)
-        if cert:
-            print(f"certificate: no order of {{{', '.join(short(s) for s in cert)}}} is safe:")
-            for b in breaks:
-                print("  " + b.describe().replace("\n", "\n  "))
-            for sid in cert:
-                print(f"  advice: {split_advice(series.step(sid))}")
-        _print_stats(ev.stats, cache)
-        return EXIT_CONTRADICTS
-    order = parse_order(series, args.order) if args.order else tuple(s.id for s in series.steps[1:])
-    result = check_order(ev, order)
-    _print_stats(result.stats, cache)
-    if result.safe:
-        print(f"order {','.join(short(s) for s in order)} is safe: no prefix regresses a cell")
-        return EXIT_OK
-    print(f"order {','.join(short(s) for s in order)} is UNSAFE; first unsafe prefix:")
-    print("  " + result.first_break.describe().replace("\n", "\n  "))
-    return EXIT_CONTRADICTS
-
-
-def _print_stats(stats, cache) -> None:
-    print(f"[{stats.states} prefixes evaluated; cells: {stats.cells_naive} naive, "
-          f"{stats.cells_computed} computed, {stats.cells_reused} reused]")
+    if args.max_states < 1:
+        raise BadInput(f"--max-states must be at least 1, got {args.max_states}")
+    _check_outputs(args)
+    if args.markdown not in (None, "-"):
+        _writable("--markdown", args.markdown)
+    if args.json == "-" and args.markdown == "-":
+        raise BadInput("--json - and --markdown - would both write to stdout; give one a file")
+    return run_command(args, get_profile(args.profile, crosshair=False if args.no_crosshair else None), _cache(args))
