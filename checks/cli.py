@@ -166,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list the series, users and protocols")
     lst.set_defaults(func=cmd_list)
+
+    nw = sub.add_parser("new", help="start a series: series.toml with the base's known breaks, a first step")
+    nw.add_argument("series", help="a name (created under series/) or a path")
+    nw.add_argument("--base", default="v3.18", help="the series to build on (default v3.18)")
+    nw.set_defaults(func=cmd_new)
+
+    us = sub.add_parser("users", help="what a user's cell enters, its kernel file, protocols, reached definitions")
+    us.add_argument("user", nargs="*", help="user names (default: all)")
+    us.add_argument("--series", help="show the definitions reached in this series (default: the base kernel)")
+    us.add_argument("--step", help="at this step of --series (default: its last)")
+    us.set_defaults(func=cmd_users)
     from checks.gitrange import add_parsers  # verify --git/--range/--git-head, and upstream
 
     add_parsers(sub)
@@ -314,6 +325,22 @@ def cmd_list(args) -> int:
         print(f"series {s.name}: {', '.join(x.id for x in s.steps)}")
     for u in sorted(all_users().values(), key=lambda u: u.name):
         print(f"user {u.name} ({u.kfile}, {u.direction}) over {', '.join(u.protocols)}")
+    return EXIT_OK
+
+
+def cmd_new(args) -> int:
+    from checks.scaffold import new_series
+
+    manifest, step = new_series(args.series, args.base)
+    print(f"created {manifest} and {step}")
+    print(f"next: write the patch into {step.name}, then: seriescheck verify {args.series} --profile smoke")
+    return EXIT_OK
+
+
+def cmd_users(args) -> int:
+    from checks.scaffold import users_report
+
+    print(users_report(args.user, args.series, args.step))
     return EXIT_OK
 
 

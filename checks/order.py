@@ -112,12 +112,18 @@ class Evaluator:
     def __init__(self, series: Series, profile: Profile, cache: VerdictCache, jobs: int | None = None):
         self.series, self.profile, self.cache, self.jobs = series, profile, cache, jobs
         self.stats = Stats()
+        self._cells: dict[tuple[str, ...], dict] = {}  # a prefix evaluated once, for the search and the review
         users = all_users()
         self.pairs = [(u, p) for u in (series.users or sorted(users)) for p in users[u].protocols]
         # regressions the manifest accepts (accept = true) for a step, wherever that step lands
         self.accepted = {(series.step(e.step).id, e.user, e.protocol, e.status) for e in series.expected if e.accept}
 
     def cells(self, prefix: tuple[str, ...]) -> dict[tuple[str, str], CellVerdict]:
+        if prefix not in self._cells:
+            self._cells[prefix] = self._evaluate(prefix)
+        return self._cells[prefix]
+
+    def _evaluate(self, prefix: tuple[str, ...]) -> dict[tuple[str, str], CellVerdict]:
         image = compose(self.series, prefix).images[self.step_id(prefix)]
         pairs = self.pairs + [(f"{PRIMITIVE}{name}", "-") for name in applicable(image)]
         step = self.step_id(prefix)
@@ -393,6 +399,7 @@ class Review:
     free: list[str] = field(default_factory=list)  # steps no constraint ties to another
     missing_depends: list[tuple[str, str]] = field(default_factory=list)  # (step, step it should depend on)
     conflicts: list[Break] = field(default_factory=list)  # every break seen, for an incomplete review
+    along: tuple[str, ...] | None = None  # incomplete: constraints are of one-place moves along this safe order
 
     def to_json(self) -> dict:
         return {"series": self.series, "complete": self.complete, "states": self.states,
@@ -400,14 +407,21 @@ class Review:
                 "constraints": [c.to_json() for c in self.constraints],
                 "free": [short(s) for s in self.free],
                 "missing_depends": [{"step": short(a), "needs": short(b)} for a, b in self.missing_depends],
-                "conflicts": [b.to_json() for b in self.conflicts]}
+                "conflicts": [b.to_json() for b in self.conflicts],
+                "scope": ("every safe order" if self.along is None
+                          else {"one_place_moves_along": [short(s) for s in self.along]})}
 
 
-def review(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES) -> Review:
+def review(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES, safe_order: tuple[str, ...] | None = None) -> Review:
+    """Every safe order's constraints; when the budget runs out first, the constraints of moving
+    each step one place earlier along one safe order (``safe_order``, else the first found)."""
     ex = explore(ev, max_states)
     out = Review(ev.series.name, ex.complete, len(ex.prefix), max_states, None,
                  conflicts=[e.broke for es in ex.edges.values() for e in es if e.broke])
     if not ex.complete:
+        safe_order = safe_order if safe_order is not None else search_order(ev).found
+        if safe_order is not None:
+            _along(ev, safe_order, out)
         return out
     out.safe_exists = ex.root in ex.live
     if not out.safe_exists:
@@ -422,6 +436,49 @@ def review(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES) -> Review:
     tied = {s for pair in must for s in pair} | {s for pair in declared for s in pair}
     out.free = [s for s in ex.steps if s not in tied]
     return out
+
+
+def _along(ev: Evaluator, order: tuple[str, ...], out: Review) -> None:
+    """For each neighbour pair (b, a) of a safe order: may a move one place earlier, before b?"""
+    out.along = order
+    declared = _declared_closure(ev.series, order)
+    tied = set()
+    for j in range(1, len(order)):
+        b, a = order[j - 1], order[j]
+        if (a, b) in declared:
+            out.constraints.append(Constraint(a, b, None, False, True))
+            tied |= {a, b}
+            continue
+        witness, note = swap_break(ev, order, j)
+        if witness is None and not note:
+            continue
+        out.constraints.append(Constraint(a, b, witness, witness is not None and witness.step != a, False, note))
+        out.missing_depends.append((a, b))
+        tied |= {a, b}
+    out.free = [s for s in order if s not in tied]
+
+
+def swap_break(ev: Evaluator, order: tuple[str, ...], j: int) -> tuple[Break | None, str]:
+    """Swap order[j-1] and order[j] in a safe order: the first break, or why it does not compose, or
+    (None, "") when the swapped order is safe too. Once a prefix of the swapped order reaches the
+    state the safe order reaches there (same kernel, same steps left), the rest is safe."""
+    universe = frozenset(order)
+    swapped = order[: j - 1] + (order[j], order[j - 1]) + order[j + 1:]
+    before = ev.cells(order[: j - 1])
+    for i in range(j - 1, len(order)):
+        prefix = swapped[: i + 1]
+        try:
+            key = ev.state(prefix, universe)
+        except SeriesError as e:
+            return None, f"{short(swapped[i])} does not compose after [{','.join(map(short, prefix[:-1]))}]: {e}"
+        after = ev.cells(prefix)
+        broken = regressions(before, after, ev.accepted, swapped[i])
+        if broken:
+            return Break(prefix[:-1], swapped[i], *broken[0]), ""
+        if i >= j and key == ev.state(order[: i + 1], universe):
+            return None, ""
+        before = after
+    return None, ""
 
 
 def precedence(ex: Exploration) -> set[tuple[str, str]]:
@@ -494,18 +551,22 @@ def _first_break_below(ex: Exploration, start: StateKey) -> Break | None:
 # --- rendering the review ----------------------------------------------------------------------
 
 def review_text(r: Review) -> str:
-    if not r.complete:
-        lines = [f"constraints not established: the review stopped after {r.states} kernel states "
-                 f"(--max-states {r.max_states}); breaks seen so far:"]
-        lines += ["  " + b.describe().replace("\n", "\n  ") for b in _distinct(r.conflicts)]
-        return "\n".join(lines)
-    if not r.safe_exists:
+    if not r.complete and r.along is None:
+        return (f"constraints not established: the review stopped after {r.states} kernel states "
+                f"(--max-states {r.max_states}) and found no safe order to read them along")
+    if r.complete and not r.safe_exists:
         return f"no safe order exists ({r.states} kernel states explored)"
-    lines = [f"precedence constraints in every safe order ({r.states} kernel states explored):"]
+    if r.along is not None:
+        lines = [f"every safe order: not established (the review stopped after {r.states} kernel states, "
+                 f"--max-states {r.max_states}); constraints of moving a step one place earlier along the "
+                 f"safe order {','.join(map(short, r.along))}:"]
+    else:
+        lines = [f"precedence constraints in every safe order ({r.states} kernel states explored):"]
     lines += ["  " + c.describe().replace("\n", "\n  ") for c in r.constraints] or ["  none"]
     lines.append("order DAG: " + (dag_line(r.constraints) or "no edges"))
-    lines.append("may move freely (no constraint ties them to another step): "
-                 + (", ".join(short(s) for s in r.free) or "none"))
+    free_words = ("may swap with both neighbours" if r.along is not None
+                  else "may move freely (no constraint ties them to another step)")
+    lines.append(f"{free_words}: " + (", ".join(short(s) for s in r.free) or "none"))
     for a, b in r.missing_depends:
         lines.append(f"{short(a)} does not declare depends on {short(b)}, which the checks require")
     return "\n".join(lines)
@@ -518,16 +579,18 @@ def dag_line(constraints: list[Constraint]) -> str:
 
 def review_markdown(r: Review) -> str:
     lines = [f"## Migration order review: {r.series}", ""]
-    if not r.complete:
-        lines += [f"Not established: the review stopped after {r.states} kernel states "
-                  f"(`--max-states {r.max_states}`). Breaks seen so far:", ""]
-        lines += [f"- `{short(b.step)}` after [{', '.join(map(short, b.prefix))}] breaks {b.cell}: "
-                  f"{b.after.evidence}" + (f" — replay: `{b.after.replay}`" if b.after.replay else "")
-                  for b in _distinct(r.conflicts)]
-        return "\n".join(lines) + "\n"
-    if not r.safe_exists:
+    if not r.complete and r.along is None:
+        return "\n".join(lines + [f"Not established: the review stopped after {r.states} kernel states "
+                                  f"(`--max-states {r.max_states}`) and found no safe order."]) + "\n"
+    if r.complete and not r.safe_exists:
         return "\n".join(lines + [f"No safe order exists ({r.states} kernel states explored)."]) + "\n"
-    lines += [f"Every safe order keeps these constraints ({r.states} kernel states explored):", "",
+    if r.along is not None:
+        head = (f"Every safe order: not established (the review stopped after {r.states} kernel states, "
+                f"`--max-states {r.max_states}`). Constraints of moving a step one place earlier along the safe "
+                f"order `{','.join(map(short, r.along))}`:")
+    else:
+        head = f"Every safe order keeps these constraints ({r.states} kernel states explored):"
+    lines += [head, "",
               "| step | must come after | otherwise | replay |", "|---|---|---|---|"]
     for c in r.constraints:
         w = c.witness
@@ -539,7 +602,8 @@ def review_markdown(r: Review) -> str:
     if not r.constraints:
         lines.append("| (none) | | | |")
     lines += ["", "```", dag_line(r.constraints) or "(no edges)", "```", "",
-              f"May move freely: {', '.join(f'`{short(s)}`' for s in r.free) or 'none'}."]
+              f"{'May swap with both neighbours' if r.along is not None else 'May move freely'}: "
+              f"{', '.join(f'`{short(s)}`' for s in r.free) or 'none'}."]
     lines += [f"- `{short(a)}` does not declare `depends` on `{short(b)}`, which the checks require."
               for a, b in r.missing_depends]
     return "\n".join(lines) + "\n"
@@ -567,10 +631,12 @@ def run_command(args, profile: Profile, cache: VerdictCache) -> int:
     ev = Evaluator(series, profile, cache, args.jobs)
     doc: dict = {"series": series.name, "profile": profile.name}
     text_out = sys.stderr if "-" in (args.json, args.markdown) else sys.stdout
-    safe = _search_command(ev, doc, text_out) if args.search else _check_command(ev, args.order, doc, text_out)
+    found = _search_command(ev, doc, text_out) if args.search else None
+    safe = found is not None if args.search else _check_command(ev, args.order, doc, text_out)
     rev = None
-    if args.search or not safe:
-        rev = review(ev, args.max_states)
+    found_by_search, unsafe_order = args.search and safe, not args.search and not safe
+    if found_by_search or unsafe_order:  # what every safe order must keep (none: the certificate says why)
+        rev = review(ev, args.max_states, found if args.search else None)
         print(review_text(rev), file=text_out)
         doc["review"] = rev.to_json()
     s = ev.stats
@@ -583,12 +649,12 @@ def run_command(args, profile: Profile, cache: VerdictCache) -> int:
     return 0 if safe else 1
 
 
-def _search_command(ev: Evaluator, doc: dict, out) -> bool:
+def _search_command(ev: Evaluator, doc: dict, out) -> tuple[str, ...] | None:
     result = search_order(ev)
     doc["search"] = {"found": None if result.found is None else [short(s) for s in result.found]}
     if result.found is not None:
         print(f"safe order: {','.join(short(s) for s in result.found) or '(no steps)'}", file=out)
-        return True
+        return result.found
     print(f"no order of series {ev.series.name} keeps every prefix regression-free "
           f"(every state searched)", file=out)
     cert, breaks = certificate(ev)
@@ -600,7 +666,7 @@ def _search_command(ev: Evaluator, doc: dict, out) -> bool:
             print("  " + b.describe().replace("\n", "\n  "), file=out)
         for sid in cert:
             print(f"  advice: {split_advice(ev.series.step(sid))}", file=out)
-    return False
+    return None
 
 
 def _check_command(ev: Evaluator, proposed: str | None, doc: dict, out) -> bool:

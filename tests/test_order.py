@@ -338,3 +338,15 @@ def test_order_command_prints_the_constraints_in_text_json_and_markdown(tmp_path
     assert "| s01 | s02 | iscsit_do_rx_data/tcp breaks" in md and "s02 -> s01" in md
     assert main(["order", path, "--search", "--profile", "smoke", "--jobs", "1"]) == 0
     assert "safe order: s02,s01,s03" in capsys.readouterr().out
+
+
+def test_a_review_over_budget_reads_one_place_moves_along_a_safe_order(evaluator):
+    """With too small a budget for every safe order, the review says so and falls back to swapping
+    neighbours of the order found: s01 cannot move before s02, s03 swaps with s01 freely."""
+    ev = evaluator("budget", {"s01_rx_leaves": RX_LEAVES, "s02_rx_by_hand": RX_BY_HAND,
+                              "s03_sendmsg_same": SENDMSG_SAME.replace("{depends}", "")}, ["iscsit_do_rx_data"])
+    r = review(ev, max_states=2)
+    assert not r.complete and r.along == ("s02_rx_by_hand", "s01_rx_leaves", "s03_sendmsg_same")
+    assert [(c.after, c.before) for c in r.constraints] == [("s01_rx_leaves", "s02_rx_by_hand")]
+    assert r.constraints[0].witness.cell == "iscsit_do_rx_data/tcp"
+    assert r.free == ["s03_sendmsg_same"]
