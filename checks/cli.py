@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     us.add_argument("--series", help="show the definitions reached in this series (default: the base kernel)")
     us.add_argument("--step", help="at this step of --series (default: its last)")
     us.set_defaults(func=cmd_users)
+
+    dc = sub.add_parser("docs", help="print the series format reference (docs/series-format.md)")
+    dc.add_argument("--write", action="store_true", help="write it to docs/series-format.md")
+    dc.set_defaults(func=cmd_docs)
     from checks.gitrange import add_parsers  # verify --git/--range/--git-head, and upstream
 
     add_parsers(sub)
@@ -341,6 +345,16 @@ def cmd_users(args) -> int:
     from checks.scaffold import users_report
 
     print(users_report(args.user, args.series, args.step))
+    return EXIT_OK
+
+
+def cmd_docs(args) -> int:
+    from checks import docs
+
+    if args.write:
+        print(f"wrote {docs.write()}")
+    else:
+        print(docs.render(), end="")
     return EXIT_OK
 
 

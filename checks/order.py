@@ -372,12 +372,14 @@ class Constraint:
         if self.declared:
             head += " (declared in depends)"
         if self.witness is None:
-            return f"{head}: otherwise {self.note or 'the order is refused by its declared depends'}"
+            return f"{head}: otherwise {self.note}" if self.note else head
         w = self.witness
         how = "otherwise every order dead-ends, e.g." if self.dead_end else "otherwise"
         text = f"{head}: {how} {w.cell} breaks ({short(w.step)} after [{','.join(map(short, w.prefix))}])"
         if w.after.replay:
             text += f"\n    replay: {w.after.replay}"
+        else:
+            text += f"\n    {w.after.status.name}: {w.after.evidence}"
         return text
 
     def to_json(self) -> dict:
@@ -517,7 +519,7 @@ def _witness(ex: Exploration, a: str, b: str) -> tuple[Break | None, bool, str]:
     """A break that shows why ``a`` cannot come before ``b``: ``a`` applied where ``b`` is not yet,
     from a state that could still complete if possible; else a dead end's first break."""
     candidates = sorted((k for k in ex.edges if a in k[2] and b in k[2]),
-                        key=lambda k: (k not in ex.live, len(ex.prefix[k])))
+                        key=lambda k: (k not in ex.live, -len(ex.prefix[k])))
     note = ""
     for key in candidates:
         for e in ex.edges[key]:
