@@ -402,13 +402,22 @@ class Review:
     missing_depends: list[tuple[str, str]] = field(default_factory=list)  # (step, step it should depend on)
     conflicts: list[Break] = field(default_factory=list)  # every break seen, for an incomplete review
     along: tuple[str, ...] | None = None  # incomplete: constraints are of one-place moves along this safe order
+    origins: dict[str, str] = field(default_factory=dict)  # steps taken from a sibling series: their depends are its
+
+    def missing_text(self, a: str, b: str) -> str:
+        text = f"{short(a)} does not declare depends on {short(b)}, which the checks require"
+        if a in self.origins:
+            text += (f" (it is {self.origins[a]}'s step, whose depends speak of that series: "
+                     f"keep it after {short(b)} in this order)")
+        return text
 
     def to_json(self) -> dict:
         return {"series": self.series, "complete": self.complete, "states": self.states,
                 "max_states": self.max_states, "safe_order_exists": self.safe_exists,
                 "constraints": [c.to_json() for c in self.constraints],
                 "free": [short(s) for s in self.free],
-                "missing_depends": [{"step": short(a), "needs": short(b)} for a, b in self.missing_depends],
+                "missing_depends": [{"step": short(a), "needs": short(b), "from_series": self.origins.get(a)}
+                                    for a, b in self.missing_depends],
                 "conflicts": [b.to_json() for b in self.conflicts],
                 "scope": ("every safe order" if self.along is None
                           else {"one_place_moves_along": [short(s) for s in self.along]})}
@@ -419,7 +428,8 @@ def review(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES, safe_order: tupl
     each step one place earlier along one safe order (``safe_order``, else the first found)."""
     ex = explore(ev, max_states)
     out = Review(ev.series.name, ex.complete, len(ex.prefix), max_states, None,
-                 conflicts=[e.broke for es in ex.edges.values() for e in es if e.broke])
+                 conflicts=[e.broke for es in ex.edges.values() for e in es if e.broke],
+                 origins={s.id: s.origin for s in ev.series.steps[1:] if s.origin})
     if not ex.complete:
         safe_order = safe_order if safe_order is not None else search_order(ev).found
         if safe_order is not None:
@@ -569,8 +579,7 @@ def review_text(r: Review) -> str:
     free_words = ("may swap with both neighbours" if r.along is not None
                   else "may move freely (no constraint ties them to another step)")
     lines.append(f"{free_words}: " + (", ".join(short(s) for s in r.free) or "none"))
-    for a, b in r.missing_depends:
-        lines.append(f"{short(a)} does not declare depends on {short(b)}, which the checks require")
+    lines += [r.missing_text(a, b) for a, b in r.missing_depends]
     return "\n".join(lines)
 
 
@@ -606,8 +615,7 @@ def review_markdown(r: Review) -> str:
     lines += ["", "```", dag_line(r.constraints) or "(no edges)", "```", "",
               f"{'May swap with both neighbours' if r.along is not None else 'May move freely'}: "
               f"{', '.join(f'`{short(s)}`' for s in r.free) or 'none'}."]
-    lines += [f"- `{short(a)}` does not declare `depends` on `{short(b)}`, which the checks require."
-              for a, b in r.missing_depends]
+    lines += [f"- {r.missing_text(a, b)}." for a, b in r.missing_depends]
     return "\n".join(lines) + "\n"
 
 

@@ -335,7 +335,8 @@ def test_order_command_prints_the_constraints_in_text_json_and_markdown(tmp_path
     assert doc["safe"] is False and doc["first_break"]["user"] == "iscsit_do_rx_data"
     [c] = doc["review"]["constraints"]
     assert (c["after"], c["before"]) == ("s01", "s02") and c["witness"]["replay"].startswith("seriescheck replay")
-    assert doc["review"]["free"] == ["s03"] and doc["review"]["missing_depends"] == [{"step": "s01", "needs": "s02"}]
+    assert doc["review"]["free"] == ["s03"]
+    assert doc["review"]["missing_depends"] == [{"step": "s01", "needs": "s02", "from_series": None}]
     md = out_md.read_text()
     assert "| s01 | s02 | iscsit_do_rx_data/tcp breaks" in md and "s02 -> s01" in md
     assert main(["order", path, "--search", "--profile", "smoke", "--jobs", "1"]) == 0
