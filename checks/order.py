@@ -27,6 +27,7 @@ must come after b" when no safe order puts a first, with the break that shows it
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sys
@@ -315,6 +316,7 @@ def explore(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES) -> Exploration:
     root = ev.state((), universe)
     cells = {root: ev.cells(())}
     prefix = {root: ()}
+    safely = {root}
     edges: dict[StateKey, list[Edge]] = {}
     stack, complete = [root], True
     while stack:
@@ -339,6 +341,9 @@ def explore(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES) -> Exploration:
                 out.append(Edge(sid, broke=Break(prefix[key], sid, *broken[0])))
                 continue
             out.append(Edge(sid, child))
+            if child not in safely:  # name a state by a prefix that reaches it by safe steps only
+                prefix[child] = nxt
+                safely.add(child)
             if child not in edges:
                 stack.append(child)
         edges[key] = out
@@ -442,6 +447,8 @@ def review(ev: Evaluator, max_states: int = DEFAULT_MAX_STATES, safe_order: tupl
     declared = _declared_closure(ev.series, ex.steps)
     for a, b in sorted(_reduce(must), key=lambda ab: (ex.steps.index(ab[0]), ex.steps.index(ab[1]))):
         witness, dead_end, note = _witness(ex, a, b)
+        if witness is not None:
+            witness = _as_applied(ev, witness)
         out.constraints.append(Constraint(a, b, witness, dead_end, (a, b) in declared, note))
         if (a, b) not in declared:
             out.missing_depends.append((a, b))
@@ -544,6 +551,13 @@ def _witness(ex: Exploration, a: str, b: str) -> tuple[Break | None, bool, str]:
                 if found is not None:
                     return found, True, ""
     return None, False, note
+
+
+def _as_applied(ev: Evaluator, b: Break) -> Break:
+    """The break's verdict as evaluated for its own prefix, so its replay names that order (a state
+    reached by two prefixes was evaluated for the first)."""
+    after = ev.cells(b.prefix + (b.step,))[(b.after.user, b.after.protocol)]
+    return dataclasses.replace(b, after=after) if after.status == b.after.status else b
 
 
 def _first_break_below(ex: Exploration, start: StateKey) -> Break | None:
