@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("series")
     o.add_argument("--order", help="a proposed order (s01,s04,s02,...); default: the series' own")
     o.add_argument("--search", action="store_true", help="find an order in which no prefix regresses a cell")
-    o.add_argument("--max-states", type=int, default=300,
-                   help="kernel states the constraint review may evaluate (default 300)")
+    o.add_argument("--max-states", type=int, default=64,
+                   help="kernel states the constraint review may evaluate for every safe order (default 64)")
     o.add_argument("--json", metavar="FILE", help="write the result and the constraints as JSON ('-' for stdout)")
     o.add_argument("--markdown", metavar="FILE", help="write the result and the constraints as Markdown ('-': stdout)")
     _profile_args(o)

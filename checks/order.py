@@ -42,7 +42,7 @@ from checks.profiles import Profile
 from checks.series import Series, SeriesError, StepInfo, compose
 from checks.verdicts import CellVerdict
 
-DEFAULT_MAX_STATES = 300  # kernel states the review evaluates before it stops (each costs one prefix's cells)
+DEFAULT_MAX_STATES = 64  # kernel states the review evaluates before it falls back to one-place moves
 
 
 class OrderError(SeriesError):
