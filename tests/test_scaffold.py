@@ -101,3 +101,18 @@ def test_users_shows_entry_file_protocols_and_what_a_step_changes(tmp_path, caps
     assert "iscsit_do_rx_data (recv): drivers/target/iscsi/iscsi_target_util.c" in out
     assert "cell enters: model.users.iscsi_target_util._recv_pdu" in out and "k.rx_data" in out
     assert "changed by the series: iscsit_do_rx_data@s02_rx_by_hand, kernel_recvmsg@s01_first_change" in out
+
+
+@pytest.mark.parametrize("name", ["a b", "a:b", "über"])
+def test_new_refuses_a_name_that_is_not_a_series_name(name, capsys):
+    assert main(["new", name]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_order_refuses_an_unwritable_output_before_running(tmp_path, capsys):
+    folder = tmp_path / "rx"
+    main(["new", str(folder)])
+    capsys.readouterr()
+    assert main(["order", str(folder), *SMOKE, "--json", str(tmp_path / "no" / "such" / "o.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "cannot write there" in captured.err
