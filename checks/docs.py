@@ -188,9 +188,9 @@ def _api() -> list[str]:
     ]
     for name, fn in inspect.getmembers(kernel.Memory, inspect.isfunction):
         if not name.startswith("_"):
-            doc = (fn.__doc__ or "").strip().splitlines()
+            doc = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
             lines.append(f"  * `k.mem.{name}{inspect.signature(fn)}`".replace("(self, ", "(").replace("(self)", "()")
-                         + (f": {doc[0]}" if doc else ""))
+                         + (f": {doc}" if doc else ""))
     lines += ["", "Kernel symbols of the core modules (each module stands for the kernel file named):", ""]
     for modname in API_MODULES:
         module = importlib.import_module(modname)
