@@ -197,8 +197,9 @@ def users_report(names: list[str] | None, series_ref: str | None, step_ref: str 
 
 def _kernel_calls(fn) -> list[str]:
     from checks.callgraph import function_uses
+    from model.kernel import STATE_ATTRIBUTES
 
-    return sorted({f"k.{name}" for name, _ in function_uses(fn).symbols})
+    return sorted({f"k.{name}" for name, _ in function_uses(fn).symbols if name not in STATE_ATTRIBUTES})
 
 
 def _first_doc_line(fn) -> str:
