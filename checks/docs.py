@@ -170,7 +170,8 @@ def _step_rules() -> list[str]:
         "  the cells that reach it `DOES_NOT_BUILD` (the kernel's build error), naming the file and line.",
         "* **Structs of an earlier step**: `from checks.series import earlier` then `earlier(\"s04_iov_iter_kvec\")`",
         "  (or `earlier(\"as-merged/s04_iov_iter_kvec\")`) is that step's module, to embed a struct it defined.",
-        "* Only files named in `order` are steps.",
+        "* **Every step file is in `order`**: a file with a step file's name beside series.toml that `order`",
+        "  does not name is an error (a patch silently left out); keep drafts under another name.",
     ]
 
 
