@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from checks import cluster
-from checks.matrix import cell_tasks, run_tasks
+from checks.matrix import cell_tasks, run_tasks, task_key
 from checks.profiles import get_profile
 from checks.series import load_series
 
@@ -65,7 +65,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 def timed(tasks, profile, processes: int, jobs: int | None = None) -> tuple[float, float, float]:
     """(cells/s, overhead per cell in seconds, wall seconds) of one cold run."""
     t0 = time.perf_counter()
-    cells = run_tasks(tasks, profile, jobs)  # no cache: every cell computed
+    cells = run_tasks(tasks, profile, jobs)  # no cache, no two equal: every cell computed
     wall = time.perf_counter() - t0
     inside = sum(c.seconds for c in cells)
     return len(cells) / wall, (wall * processes - inside) / len(cells), wall
@@ -87,8 +87,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     profile = get_profile(args.profile, crosshair=None if args.crosshair else False)
-    tasks = cell_tasks(load_series(args.series))
-    print(f"cluster bench: series {args.series}, profile {profile.name}, {len(tasks)} cells, cold, "
+    every = cell_tasks(load_series(args.series))
+    tasks = list({task_key(t, profile): t for t in every}.values())  # equal cells are computed once anyway
+    print(f"cluster bench: series {args.series}, profile {profile.name}, {len(tasks)} distinct cells, cold, "
           f"{args.workers} processes each way")
     rate, over, wall = timed(tasks, profile, args.workers, jobs=args.workers)
     print(f"  local pool ({args.workers} processes): {rate:6.2f} cells/s, wall {wall:6.2f} s, "

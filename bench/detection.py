@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # tests/ is not an installed package
     sys.path.insert(0, str(ROOT))
 
-from checks import exhaustive, hypothesis_engine  # noqa: E402
 from checks.cell import PRIMITIVE, CellTask, all_users, check_cell  # noqa: E402
+from checks.engines import exhaustive  # noqa: E402
+from checks.engines import hypothesis as hypothesis_engine  # noqa: E402
 from checks.harness import CellInput, ModelError, run_cell  # noqa: E402
 from checks.primitives import check_primitive, replay_primitive  # noqa: E402
 from checks.profiles import Profile, get_profile  # noqa: E402
@@ -84,7 +85,7 @@ def _run_engine(engine: str, d: Defect, user: str, proto: str, profile: Profile,
     if engine == "crosshair":
         if primitive:
             return None
-        from checks import crosshair_engine
+        from checks.engines import crosshair as crosshair_engine
 
         return crosshair_engine.search(image, all_users()[user], proto, profile.crosshair, profile)
     if engine in ("hypothesis", "hypothesis-crosshair"):

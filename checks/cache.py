@@ -87,21 +87,111 @@ def verdict_from_json(d: dict) -> CellVerdict:
                        cex, d.get("replay"), engines)
 
 
+# --- what a cached verdict must be (issue 10: a tampered entry is not trusted) ----------------------
+
+EXHAUSTIVE_ENGINES = ("exhaustive", "enumerate")  # checks/engines/: the two that run every input within bounds
+
+
+def verdict_problem(v: CellVerdict, cell: tuple[str, str] | None = None) -> str | None:
+    """Why ``v`` is not a verdict a fresh run could have given, or None. The invariants of a fresh
+    verdict: BROKEN has a counterexample with its input and (for a cell of a series) a replay
+    command for that very cell and input; CONFIRMED has an exhaustive run that confirmed and
+    explored at least one input; UNKNOWN is never stored; the user and protocol are a real cell."""
+    if not all(isinstance(x, str) and x for x in (v.step, v.user, v.protocol, v.evidence)):
+        return "step, user, protocol and evidence must be non-empty strings"
+    if not isinstance(v.seconds, (int, float)) or v.seconds < 0:
+        return f"seconds is {v.seconds!r}"
+    if cell is not None and (v.user, v.protocol) != cell:
+        return f"stored for {v.user}/{v.protocol}, asked for {cell[0]}/{cell[1]}"
+    problem = _cell_problem(v)
+    if problem:
+        return problem
+    if v.status == Status.UNKNOWN:
+        return "UNKNOWN is never cached"
+    if any(not isinstance(e.explored, int) or e.explored < 0 for e in v.engines):
+        return "an engine run with a negative or non-integer count"
+    if v.status == Status.CONFIRMED and not any(
+            e.engine in EXHAUSTIVE_ENGINES and e.status == Status.CONFIRMED and e.explored > 0 for e in v.engines):
+        return "CONFIRMED without an exhaustive run that explored its inputs"
+    if v.status == Status.NOT_REFUTED and not v.engines:
+        return "NOT_REFUTED without the engine run whose budget ran out"
+    if v.status == Status.BROKEN:
+        return _broken_problem(v)
+    return None
+
+
+def _cell_problem(v: CellVerdict) -> str | None:
+    from checks.cell import PRIMITIVE, all_users
+    from checks.primitives import PRIMITIVES
+
+    if v.user.startswith(PRIMITIVE):
+        ok = v.user[len(PRIMITIVE):] in PRIMITIVES and v.protocol == "-"
+    else:
+        user = all_users().get(v.user)
+        ok = user is not None and v.protocol in user.protocols
+    return None if ok else f"{v.user}/{v.protocol} is not a cell of this checker"
+
+
+def _broken_problem(v: CellVerdict) -> str | None:
+    import shlex
+
+    from checks.cell import PRIMITIVE, all_users
+    from checks.harness import CellInput
+
+    cex = v.counterexample
+    if cex is None or not isinstance(cex.input, dict) or not cex.input:
+        return "BROKEN without a counterexample input"
+    if not v.user.startswith(PRIMITIVE):
+        try:
+            CellInput.parse(cex.input, all_users()[v.user], v.protocol)
+        except ValueError as e:
+            return f"BROKEN with a counterexample that is not an input of the cell: {e}"
+    if v.step.startswith("behaviour:"):  # a row of `seriescheck relies`: an abstract path, no replay command
+        return None
+    try:
+        words = shlex.split(v.replay or "")
+    except ValueError:
+        words = []
+    if (words[:2] != ["seriescheck", "replay"] or len(words) < 8 or words[4:6] != [v.user, v.protocol]
+            or "--input" not in words or _json_or_none(words[words.index("--input") + 1:]) != cex.input):
+        return "BROKEN without a replay command of its own cell and counterexample"
+    return None
+
+
+def _json_or_none(rest: list[str]):
+    try:
+        return json.loads(rest[0]) if rest else None
+    except ValueError:
+        return None
+
+
 class VerdictCache:
     """Get and put verdicts by key; counts what was reused and what was computed."""
 
-    def __init__(self, folder: Path | None = None, read: bool = True):
+    def __init__(self, folder: Path | None = None, read: bool = True, enabled: bool = True):
         self.folder = (folder or cache_dir()) / "cells"
-        self.enabled = True  # keys are computed and fresh verdicts written
-        self.read = read  # False: --no-cache, every cell is run afresh
-        self.hits = 0
-        self.misses = 0
+        self.enabled = enabled  # False: nothing is read or written (the run still shares equal cells)
+        self.read = read and enabled  # False: --no-cache, every cell is run afresh (and written)
+        self.hits = 0  # distinct cells read from the cache
+        self.misses = 0  # distinct cells not in it (computed)
+        self.shared = 0  # cells equal to another cell of the same run: computed or read once for both
+        self.computed = 0  # distinct cells computed in this run
         self.discarded = 0
+
+    def summary(self) -> str:
+        """One line: how many cells were reused, computed and shared in this run."""
+        total = self.hits + self.misses + self.shared
+        line = (f"cells: {total} in all, {self.hits + self.misses} distinct; {self.hits} reused from the cache, "
+                f"{self.computed} computed")
+        return line + (f", {self.discarded} corrupt or stale entries discarded" if self.discarded else "")
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> CellVerdict | None:
+    def get(self, key: str, cell: tuple[str, str] | None = None) -> CellVerdict | None:
+        """The verdict stored under ``key``, if it is one a fresh run could have given (see
+        ``verdict_problem``; ``cell``, the (user, protocol) asked for, when the caller knows it);
+        anything else is discarded and recomputed."""
         if not self.read:
             self.misses += 1
             return None
@@ -111,10 +201,13 @@ class VerdictCache:
             if doc.get("format") != FORMAT or doc.get("key") != key:
                 raise ValueError("stale entry")
             v = verdict_from_json(doc["verdict"])
+            problem = verdict_problem(v, cell)
+            if problem:
+                raise ValueError(f"invalid entry: {problem}")
         except FileNotFoundError:
             self.misses += 1
             return None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, OSError):
             self.discarded += 1
             self.misses += 1
             p.unlink(missing_ok=True)
@@ -123,7 +216,8 @@ class VerdictCache:
         return v
 
     def put(self, key: str, v: CellVerdict) -> None:
-        if v.status == Status.UNKNOWN:  # an UNKNOWN is worth another try
+        self.computed += 1
+        if v.status == Status.UNKNOWN or not self.enabled:  # an UNKNOWN is worth another try
             return
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,12 @@ import time
 from dataclasses import dataclass, replace
 from functools import cache
 
-from checks import exhaustive
 from checks.callgraph import build_errors, reachable
+from checks.engines import enumerate as enumeration
+from checks.engines import exhaustive
+from checks.engines.ceiling import SearchTimeout, ceiling
 from checks.harness import PROTOCOLS, CellInput, run_cell
-from checks.profiles import Profile
+from checks.profiles import Bounds, Profile
 from checks.verdicts import CellVerdict, Counterexample, EngineRun, Status
 from model.kernel import DoesNotBuild, KernelImage
 from model.socket import _PROTOSW
@@ -87,35 +89,57 @@ def check_cell(task: CellTask, image: KernelImage, removed_fields: frozenset[tup
 
 
 def _run_engines(task, image, user, profile, verdict) -> CellVerdict:
-    ex = exhaustive.search(image, user, task.protocol, profile.exhaustive, timeout=profile.exhaustive_timeout)
+    engines: list[EngineRun] = []
+    try:
+        with ceiling(profile.cell_timeout):
+            return _sequence(task, image, user, profile, verdict, engines)
+    except SearchTimeout as e:
+        return verdict(Status.UNKNOWN, f"timeout: {e} (cell ceiling; engines done: "
+                       f"{', '.join(r.engine for r in engines) or 'none'})", engines)
+
+
+def _sequence(task, image, user, profile, verdict, engines: list[EngineRun]) -> CellVerdict:
+    """Exhaustive, then the sabotaged harness, then the larger-scope engines; the first BROKEN wins."""
+    engine = enumeration if profile.exhaustive_engine == "enumerate" else exhaustive
+    ex = engine.search(image, user, task.protocol, profile.exhaustive, timeout=profile.exhaustive_timeout)
+    engines.append(ex)
     if ex.status == Status.BROKEN:
-        return _broken(task, image, user, ex, verdict, [ex])
+        return _broken(task, image, user, ex, verdict, engines)
     if ex.status != Status.CONFIRMED:
-        return verdict(Status.UNKNOWN, f"exhaustive search: {ex.detail}", [ex])
-    sab = exhaustive.search(image, user, task.protocol, profile.exhaustive, sabotage=SABOTAGE,
-                            timeout=profile.exhaustive_timeout)
-    sab = replace(sab, engine="exhaustive-sabotaged")
-    engines = [ex, sab]
+        return verdict(Status.UNKNOWN, f"exhaustive search: {ex.detail}", engines)
+    sab = engine.search(image, user, task.protocol, profile.exhaustive, sabotage=SABOTAGE,
+                        timeout=profile.exhaustive_timeout)
+    engines.append(replace(sab, engine=f"{sab.engine}-sabotaged"))
     if sab.status != Status.BROKEN:
         return verdict(Status.UNKNOWN, "vacuous: a wire that repeats a byte was not caught within the bounds", engines)
-    evidence = f"all {ex.explored} inputs with {profile.exhaustive.describe()} hold"
+    evidence = f"all {ex.explored} executions with {profile.exhaustive.describe()} hold"
     if profile.hypothesis_enabled:
-        from checks import hypothesis_engine
+        from checks.engines import hypothesis
 
-        hy = hypothesis_engine.search(image, user, task.protocol, profile.crosshair, profile)
+        beyond = None  # spend the examples beyond what the exhaustive search has run, if there is a beyond
+        if profile.larger_scope_only and exceeds(profile.crosshair, profile.exhaustive):
+            beyond = profile.exhaustive
+        hy = hypothesis.search(image, user, task.protocol, profile.crosshair, profile, beyond=beyond)
         engines.append(hy)
         if hy.status == Status.BROKEN:
             return _broken(task, image, user, hy, verdict, engines)
         evidence += f"; hypothesis ({profile.crosshair.describe()}): {hy.status.name} {hy.detail}"
     if profile.crosshair_enabled:
-        from checks import crosshair_engine
+        from checks.engines import crosshair
 
-        ch = crosshair_engine.search(image, user, task.protocol, profile.crosshair, profile)
+        ch = crosshair.search(image, user, task.protocol, profile.crosshair, profile)
         engines.append(ch)
         if ch.status == Status.BROKEN:
             return _broken(task, image, user, ch, verdict, engines)
+        if ch.status == Status.UNKNOWN and ch.detail.startswith("timeout"):  # a run beyond the bounds hangs
+            return verdict(Status.UNKNOWN, f"crosshair: {ch.detail}", engines)
         evidence += f"; crosshair ({profile.crosshair.describe()}): {ch.status.name} {ch.detail}"
     return verdict(Status.CONFIRMED, evidence, engines)
+
+
+def exceeds(scope: Bounds, bounds: Bounds) -> bool:
+    """Does ``scope`` hold inputs beyond ``bounds`` (so an engine restricted to them has any)?"""
+    return any(getattr(scope, f) > getattr(bounds, f) for f in ("max_segs", "max_seg_len", "max_windows", "max_room"))
 
 
 def _broken(task, image, user, run: EngineRun, verdict, engines) -> CellVerdict:

@@ -263,6 +263,7 @@ class ClusterRunner:
         self.client = client
         self.address = address
         self._bundles: dict[str, object] = {}  # digest -> the future of the bundle task
+        self._running: list = []  # the futures of the batch being run
         self.log = sys.stderr
 
     @classmethod
@@ -306,36 +307,47 @@ class ClusterRunner:
         n = len(self.workers())
         return f"cluster {self.address}: {n} worker{'s' * (n != 1)}, same versions and code as this client"
 
-    def run(self, tasks: list[CellTask], profile: Profile,
-            progress: Callable[[CellVerdict], None] | None = None) -> list[CellVerdict]:
-        """Every task's verdict, in task order; ``progress`` is called as each arrives."""
-        if not tasks:
-            return []
+    def each(self, todo: dict[str, CellTask], profile: Profile,
+             idle: Callable[[], None] | None = None) -> Iterator[tuple[str, CellVerdict]]:
+        """(key, verdict) for every task of ``todo`` as it finishes; ``idle`` is called about once a
+        second while none does. Closing the generator early (an error, Ctrl-C) cancels what is left."""
+        if not todo:
+            return
         from distributed import KilledWorker
 
-        bundles = {p: self._shipped(bundle_series(p)) for p in sorted({t.series_path for t in tasks})}
+        tasks = list(todo.items())
+        bundles = {p: self._shipped(bundle_series(p)) for p in sorted({t.series_path for _, t in tasks})}
         token = uuid.uuid4().hex[:8]
         futures = [self.client.submit(run_on_worker, bundles[t.series_path], t, profile, identity(), str(ROOT),
                                       key=f"seriescheck-{token}-{i}-{t.step}-{t.user}-{t.protocol}", pure=False)
-                   for i, t in enumerate(tasks)]
-        results: list[CellVerdict | None] = [None] * len(tasks)
+                   for i, (_, t) in enumerate(tasks)]
+        self._running = futures
         by_worker: dict[str, int] = {}
         try:
-            for i, (verdict, where) in self._completed(futures):
-                results[i] = verdict
+            for i, (verdict, where) in self._completed(futures, idle):
                 by_worker[where] = by_worker.get(where, 0) + 1
-                if progress:
-                    progress(verdict)
+                yield tasks[i][0], verdict
         except KilledWorker as e:
             raise ClusterError(f"cell {e.task} killed {e.allowed_failures + 1} workers in a row (the last "
                                f"{getattr(e.last_worker, 'address', '?')}); the scheduler gave up on it: read the "
                                f"workers' logs (a memory limit?)") from None
         finally:
             self.client.cancel(futures, force=True)  # Ctrl-C or an error: nothing left queued or running
+            self._running = []
         spread = ", ".join(f"{w} {n}" for w, n in sorted(by_worker.items()))
         print(f"seriescheck: cluster {self.address}: {len(tasks)} cells computed on {len(by_worker)} worker(s) "
               f"({spread})", file=self.log, flush=True)
-        return results
+
+    def run(self, tasks: list[CellTask], profile: Profile,
+            progress: Callable[[CellVerdict], None] | None = None) -> list[CellVerdict]:
+        """Every task's verdict, in task order; ``progress`` is called as each arrives."""
+        results: dict[str, CellVerdict] = {}
+        with contextlib.closing(self.each({str(i): t for i, t in enumerate(tasks)}, profile)) as verdicts:
+            for key, verdict in verdicts:  # an error in progress() closes the generator: it cancels
+                results[key] = verdict
+                if progress:
+                    progress(verdict)
+        return [results[str(i)] for i in range(len(tasks))]
 
     def _shipped(self, bundle: SeriesBundle):
         """The bundle as a task every cell depends on, sent once per command (``order`` runs many
@@ -348,7 +360,7 @@ class ClusterRunner:
             self._bundles[bundle.digest] = self.client.submit(_unchanged, bundle, key=key, pure=False)
         return self._bundles[bundle.digest]
 
-    def _completed(self, futures) -> Iterator[tuple[int, tuple[CellVerdict, str]]]:
+    def _completed(self, futures, idle=None) -> Iterator[tuple[int, tuple[CellVerdict, str]]]:
         """(index, result) as tasks finish; gives up when no worker has been there for NO_WORKER_GRACE."""
         from distributed import as_completed
 
@@ -365,27 +377,28 @@ class ClusterRunner:
             if now - last_look > 1.0:
                 last_look = now
                 count = len(self.workers())
-                self._show_workers(count)
+                _show_workers(count)
+                if idle is not None:
+                    idle()
                 alone_since = None if count else (alone_since or now)
                 if alone_since is not None and now - alone_since > NO_WORKER_GRACE:
                     raise ClusterError(f"every worker left the Dask scheduler at {self.address} and none joined "
                                        f"for {NO_WORKER_GRACE:.0f} s; start workers and run again")
             time.sleep(POLL)
 
-    def _show_workers(self, count: int) -> None:
-        """The progress display's running count is the number of workers."""
-        if _PROGRESS is not None and hasattr(_PROGRESS, "jobs"):
-            _PROGRESS.jobs = max(count, 1)
-
     def close(self) -> None:
+        """Cancel a batch still running (a caller that stopped reading it), then disconnect."""
         with contextlib.suppress(Exception):
+            if self._running:
+                self.client.cancel(self._running, force=True)
             self.client.close(timeout=5)
 
 
 # --- the hooks: one runner per command, found by checks.matrix ------------------------------------
 
 _ACTIVE: ClusterRunner | None = None
-_PROGRESS = None
+_PROGRESS = None  # the command's progress display, if it has one
+_LABEL: str | None = None  # its label before the workers were added to it
 
 
 def active() -> ClusterRunner | None:
@@ -418,9 +431,16 @@ def jobs(default: int | None) -> int | None:
 
 
 def watch(progress) -> None:
-    """The progress display whose worker count the runner keeps current."""
-    global _PROGRESS
-    _PROGRESS = progress
+    """The progress display whose label names the number of workers (kept current by the runner)."""
+    global _PROGRESS, _LABEL
+    _PROGRESS, _LABEL = progress, getattr(progress, "label", None)
+    if _ACTIVE is not None:
+        _show_workers(len(_ACTIVE.workers()))
+
+
+def _show_workers(count: int) -> None:
+    if _PROGRESS is not None and isinstance(_LABEL, str):
+        _PROGRESS.label = f"{_LABEL} on {count} worker{'s' * (count != 1)}"
 
 
 @contextlib.contextmanager

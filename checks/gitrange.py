@@ -69,9 +69,10 @@ Cache
   below them, so the key costs nothing to compute, and a commit whose trees are unchanged (an
   earlier commit after ``git commit --amend`` on the last one, a reworded message, a rebase that
   does not touch the model) is reused. Results with an UNKNOWN cell and checker failures that may
-  not repeat (a signal, a missing result) are not kept. The cell cache of the export's own
-  checker is shared under ``cache_dir()/git/cells`` (its keys hash the export's model/ and
-  checks/); a commit without ``checks/`` gets a throwaway one (this installation's cell keys would
+  not repeat (a signal, a missing result) are not kept. The export's own checker uses the same
+  verdict cache as ``verify``, ``order`` and ``check`` (``cache_dir()/cells``): its keys hash the
+  export's model/, checks/ and step sources, so a cell is computed once whichever command meets it
+  first; a commit without ``checks/`` gets a throwaway one (this installation's cell keys would
   hash this installation's model, not the commit's).
 
 Upstream
@@ -504,7 +505,10 @@ def _check_fresh(repo: git.Repo, commit: git.Commit, sel: Selection) -> CommitRe
         export.mkdir()
         own_checker = CHECKER_DIR in export_commit(commit, export)
         out = Path(tmp) / "result.json"
-        cells_cache = cache_dir() / "git" / "cells" if own_checker else Path(tmp) / "cells"
+        # The commit's own checker shares this installation's verdict cache: its keys hash the
+        # export's model/, checks/ and step sources, so a verdict computed by `verify` in a checkout
+        # of the same files is reused here, and the other way round.
+        cells_cache = cache_dir() if own_checker else Path(tmp) / "cells"
         argv = [sys.executable, "-m", "checks", "verify", *[f"series/{n}" for n in names], *sel.checker_args(),
                 "--json", str(out)]
         env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}

@@ -7,7 +7,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from checks.cache import VerdictCache, cell_key
@@ -133,28 +133,30 @@ def _run_task(args: tuple[CellTask, Profile]) -> CellVerdict:
 def run_tasks(tasks: list[CellTask], profile: Profile, jobs: int | None = None,
               progress: Callable[[CellVerdict], None] | None = None,
               cache: VerdictCache | None = None) -> list[CellVerdict]:
-    """Run cells on ``jobs`` worker processes (default: one per core); results in task order.
-    Cells whose key is in ``cache`` are not run again."""
-    jobs = jobs or os.cpu_count() or 1
-    results: dict[int, CellVerdict] = {}
-    keys: dict[int, str] = {}
-    pending: list[int] = []
-    for i, t in enumerate(tasks):
-        hit = None
-        if cache is not None and cache.enabled:
-            keys[i] = task_key(t, profile)
-            hit = cache.get(keys[i])
+    """The verdict of every task, in task order, each distinct cell computed once.
+
+    Tasks whose keys are equal (the same reachable definitions, user, protocol, profile and tools:
+    the same cell at two steps or in two series) share one computation; a key in ``cache`` is not
+    computed at all. The rest run on ``jobs`` worker processes (default: one per core)."""
+    cache = cache if cache is not None else VerdictCache(enabled=False)
+    keys = [task_key(t, profile) for t in tasks]
+    known: dict[str, CellVerdict] = {}
+    todo: dict[str, CellTask] = {}
+    for key, t in zip(keys, tasks, strict=True):
+        if key in known or key in todo:
+            cache.shared += 1
+            continue
+        hit = cache.get(key)
         if hit is not None:
-            results[i] = retarget(hit, t)
-            if progress:
-                progress(results[i])
+            known[key] = hit
         else:
-            pending.append(i)
-    for i, v in zip(pending, _compute([tasks[i] for i in pending], profile, jobs, progress), strict=True):
-        results[i] = v
-        if cache is not None and i in keys:
-            cache.put(keys[i], v)
-    return [results[i] for i in range(len(tasks))]
+            todo[key] = t
+    if progress is not None and hasattr(progress, "plan"):
+        progress.plan(len(tasks), len(todo), len(known) + len(todo))
+    for key, v in _compute(todo, profile, jobs or os.cpu_count() or 1, progress):
+        cache.put(key, v)
+        known[key] = v
+    return [retarget(known[key], t) for key, t in zip(keys, tasks, strict=True)]
 
 
 def task_key(t: CellTask, profile: Profile) -> str:
@@ -164,27 +166,56 @@ def task_key(t: CellTask, profile: Profile) -> str:
     return cell_key(image, cell_reach(image, t), t.user, t.protocol, removed, profile.to_json(), tool_versions())
 
 
-def _compute(tasks: list[CellTask], profile: Profile, jobs: int, progress) -> list[CellVerdict]:
+# How often a run with cells still computing says so, when nothing else was printed (seconds).
+PROGRESS_TICK = 5.0
+
+
+def _compute(todo: dict[str, CellTask], profile: Profile, jobs: int, progress):
+    """Yield (key, verdict) for each task as it completes, on ``jobs`` worker processes."""
+    if not todo:
+        return
     # --- cluster hook (issue 13): with --cluster / $SERIESCHECK_CLUSTER the cache misses run on Dask workers
     from checks import cluster
 
     if cluster.active() is not None:
-        return cluster.active().run(tasks, profile, progress)
+        for key, v in cluster.active().each(todo, profile, idle=getattr(progress, "tick", None)):
+            _report(progress, v, todo[key])
+            yield key, v
+        return
     # --- end of cluster hook
-    out: list[CellVerdict] = []
-    if jobs == 1 or len(tasks) <= 1:
-        for t in tasks:
-            out.append(_run_task((t, profile)))
-            if progress:
-                progress(out[-1])
-        return out
+    if jobs == 1 or len(todo) == 1:
+        for key, t in todo.items():
+            v = _run_task((t, profile))
+            _report(progress, v, t)
+            yield key, v
+        return
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        for v in pool.map(_run_task, [(t, profile) for t in tasks]):
-            out.append(v)
-            if progress:
-                progress(v)
-    return out
+        futures = {pool.submit(_run_task, (t, profile)): (key, t) for key, t in todo.items()}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=PROGRESS_TICK, return_when=FIRST_COMPLETED)
+                if not done and progress is not None and hasattr(progress, "tick"):
+                    progress.tick()
+                for f in done:
+                    v = f.result()
+                    key, t = futures[f]
+                    _report(progress, v, t)
+                    yield key, v
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+
+
+def _report(progress, v: CellVerdict, task: CellTask) -> None:
+    if progress is None:
+        return
+    if hasattr(progress, "plan"):
+        progress(v, series=task.series)
+    else:
+        progress(v)
 
 
 def share_counterexamples(tasks: list[CellTask], cells: list[CellVerdict]) -> list[CellVerdict]:
@@ -249,8 +280,17 @@ def breakage_windows(order: list[str], by_key: dict) -> list[Window]:
     return windows
 
 
-def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
-    """Regressions between consecutive steps, and every disagreement with the manifest."""
+def judge(series: Series, cells: list[CellVerdict], steps: set[str] | None = None) -> SeriesResult:
+    """Regressions between consecutive steps, and every disagreement with the manifest. With ``steps``
+    (``check``: one step and the step before it) only the cells of those steps are judged and kept;
+    the others serve as the "before" of a regression, and no breakage window is drawn from a part."""
+    if steps is not None:
+        result = judge(series, cells)
+        result.cells = [c for c in cells if c.step in steps]
+        result.regressions = [g for g in result.regressions if g.after in steps]
+        result.mismatches = [m for m in result.mismatches if m.step in steps]
+        result.windows = []
+        return result
     result = SeriesResult(series, cells)
     by_key = {c.key: c for c in cells}
     order = [s.id for s in series.steps]
@@ -277,14 +317,29 @@ def judge(series: Series, cells: list[CellVerdict]) -> SeriesResult:
 def verify_series(series: Series, profile: Profile, jobs: int | None = None, progress=None,
                   users: list[str] | None = None, protocols: list[str] | None = None,
                   cache: VerdictCache | None = None) -> SeriesResult:
-    composed = compose(series)  # composition errors surface here, before any worker starts
-    _COMPOSED[(str(series.path), None)] = composed
-    _SERIES[str(series.path)] = series
-    tasks = cell_tasks(series, users, protocols)
-    cells = share_counterexamples(tasks, run_tasks(tasks, profile, jobs, progress, cache))
-    result = judge(series, cells)
-    _show_previous(result, composed)
-    return result
+    return verify_all([series], profile, jobs, progress, users, protocols, cache)[0]
+
+
+def verify_all(series: list[Series], profile: Profile, jobs: int | None = None, progress=None,
+               users: list[str] | None = None, protocols: list[str] | None = None,
+               cache: VerdictCache | None = None) -> list[SeriesResult]:
+    """Every cell of every series, as one run: a cell shared by two series (or two steps) is
+    computed once, and the workers are kept busy across series."""
+    plans = []
+    for s in series:
+        composed = compose(s)  # composition errors surface here, before any worker starts
+        _COMPOSED[(str(s.path), None)] = composed
+        _SERIES[str(s.path)] = s
+        plans.append((s, composed, cell_tasks(s, users, protocols)))
+    everything = [t for _, _, tasks in plans for t in tasks]
+    verdicts = iter(run_tasks(everything, profile, jobs, progress, cache))
+    results = []
+    for s, composed, tasks in plans:
+        cells = share_counterexamples(tasks, [next(verdicts) for _ in tasks])
+        result = judge(s, cells)
+        _show_previous(result, composed)
+        results.append(result)
+    return results
 
 
 def _show_previous(result: SeriesResult, composed: Composed) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FunctionType
 
-from checks import exhaustive
 from checks.cell import all_users, reach
+from checks.engines import exhaustive
 from checks.harness import ModelError, run_cell
 from checks.profiles import Bounds
 from checks.series import Composed, Series, StepInfo
@@ -132,17 +132,23 @@ class Difference:
 
 def behaviour_difference(before: KernelImage, after: KernelImage, user: str, proto: str,
                          bounds: Bounds) -> Difference:
-    """Compare what the user observes at two kernels over every input within the bounds."""
+    """Compare what the user observes at two kernels over every input within the bounds.
+
+    Every distinct execution of each kernel is replayed on the other: for any whole input, the
+    windows one kernel reads are a prefix of those the other reads, so the longer one's execution
+    shows a difference if there is one."""
     u = all_users()[user]
     n = 0
-    for inp in exhaustive.all_inputs(bounds, u):
-        n += 1
+    for this, other in ((before, after), (after, before)):
         try:
-            a = run_cell(before, u, proto, inp)
-            b = run_cell(after, u, proto, inp)
+            for inp, a in exhaustive.executions(this, u, proto, bounds):
+                n += 1
+                b = run_cell(other, u, proto, inp)
+                if this is after:
+                    a, b = b, a
+                if (a.rc, a.got, a.consumed, a.failure) != (b.rc, b.got, b.consumed, b.failure):
+                    return Difference(user, proto, n, f"{inp.describe()}: before returned {a.rc}, got {a.got!r}; "
+                                                      f"after returned {b.rc}, got {b.got!r}")
         except (DoesNotBuild, ModelError) as e:  # one side cannot run this cell at all
-            return Difference(user, proto, n, f"{inp.describe()}: {type(e).__name__}: {e}")
-        if (a.rc, a.got, a.consumed, a.failure) != (b.rc, b.got, b.consumed, b.failure):
-            return Difference(user, proto, n, f"{inp.describe()}: before returned {a.rc}, got {a.got!r}; "
-                                              f"after returned {b.rc}, got {b.got!r}")
+            return Difference(user, proto, n, f"{type(e).__name__}: {e}")
     return Difference(user, proto, n, None)

@@ -43,12 +43,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 
-from checks.harness import UNFILLED, ModelError, message_bytes
+from checks.harness import UNFILLED, ModelError, interrupted_by_user, message_bytes
 from checks.profiles import Bounds
 from checks.verdicts import EngineRun, Status
 from model.checksum import _csum_partial_bytes
 from model.kernel import DoesNotBuild, Kernel, KernelImage, Memory, Oops, Ptr
 from model.uaccess import KERNEL_DS
+from model.world import Stalled
 
 # A walk that touches memory more often than this on inputs of a few bytes is not going to end.
 MEMORY_ACCESS_BUDGET = 20_000
@@ -625,7 +626,7 @@ def _run(image: KernelImage, p: Primitive, inp: dict) -> str | None:
         problems = p.run(k, inp)
     except Oops as e:
         problems = [f"oops: {e}"]
-    except Livelock as e:
+    except (Livelock, Stalled) as e:  # Stalled: the kernel's fuel ran out (model/kernel.py OutOfFuel)
         problems = [f"livelock: {e}"]
     except DoesNotBuild:
         raise
@@ -636,6 +637,10 @@ def _run(image: KernelImage, p: Primitive, inp: dict) -> str | None:
         raise
     except Exception as e:
         raise ModelError(f"{_model_frame(e)}: {type(e).__name__}: {e} in {p.describe(inp)}") from e
+    except (SystemExit, KeyboardInterrupt) as e:  # model code's own, never a pass (issue 10); a real Ctrl-C stops
+        if isinstance(e, KeyboardInterrupt) and interrupted_by_user():
+            raise
+        raise ModelError(f"{_model_frame(e)}: model code raised {type(e).__name__} in {p.describe(inp)}") from e
     return f"{p.describe(inp)}: {'; '.join(problems)}" if problems else None
 
 

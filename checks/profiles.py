@@ -33,40 +33,63 @@ class Profile:
     crosshair_per_path_timeout: float
     crosshair_enabled: bool = True
     exhaustive_timeout: float = 300.0  # seconds of wall time for one cell's exhaustive search: then UNKNOWN
+    cell_timeout: float = 600.0  # wall-time ceiling for all of one cell's engines: then UNKNOWN (not a budget)
     crosshair_max_iterations: int | None = None  # a count budget; per_condition_timeout is then a ceiling
     hypothesis_enabled: bool = True
     hypothesis_max_examples: int = 1000
     hypothesis_crosshair_max_examples: int = 100
     hypothesis_seed: int = 20141120
+    exhaustive_engine: str = "exhaustive"  # "enumerate": the previous engine, every whole input (bench only)
+    larger_scope_only: bool = True  # Hypothesis skips inputs the exhaustive search has already run
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 # The CrossHair engine is optional until checks/crosshair_engine.py lands; the header says which ran.
-_CROSSHAIR_ENGINE = importlib.util.find_spec("checks.crosshair_engine") is not None
+_CROSSHAIR_ENGINE = importlib.util.find_spec("checks.engines.crosshair") is not None
 
 PROFILES = {
+    # Budgets set from `make bench` (README, "What the checks can find"): the exhaustive search
+    # covers every execution of its bounds; Hypothesis and CrossHair spend their counts beyond them.
     "quick": Profile(
         name="quick",
-        exhaustive=Bounds(max_segs=3, max_seg_len=2, max_windows=2, max_room=2),
-        crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=3, max_room=8),
-        # a count budget, so a loaded machine gets the same verdicts as an idle one (about 60 inputs,
-        # 1.2 s idle); the time is only a ceiling, past which the cell is UNKNOWN
+        exhaustive=Bounds(max_segs=3, max_seg_len=3, max_windows=3, max_room=3),
+        crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=4, max_room=8),
+        # a count budget, so a loaded machine gets the same verdicts as an idle one (about 5-10
+        # inputs, 0.2 s idle); the time is only a ceiling, past which the cell is UNKNOWN
         crosshair_per_condition_timeout=20.0,
         crosshair_per_path_timeout=1.0,
-        crosshair_max_iterations=100,
+        crosshair_max_iterations=20,
         crosshair_enabled=_CROSSHAIR_ENGINE,
+        hypothesis_max_examples=100,
+        exhaustive_timeout=120.0,
+        cell_timeout=300.0,
     ),
     "thorough": Profile(
         name="thorough",
-        exhaustive=Bounds(max_segs=3, max_seg_len=3, max_windows=3, max_room=3),
-        crosshair=Bounds(max_segs=6, max_seg_len=16, max_windows=4, max_room=24),
+        exhaustive=Bounds(max_segs=4, max_seg_len=3, max_windows=4, max_room=3),
+        crosshair=Bounds(max_segs=6, max_seg_len=16, max_windows=5, max_room=24),
         crosshair_per_condition_timeout=300.0,
         crosshair_per_path_timeout=2.0,
         crosshair_max_iterations=1300,
         hypothesis_max_examples=10000,
-    crosshair_enabled=_CROSSHAIR_ENGINE,
+        exhaustive_timeout=3600.0,
+        cell_timeout=7200.0,
+        crosshair_enabled=_CROSSHAIR_ENGINE,
+    ),
+    # The quick profile as it was before the exhaustive engine ran executions (2026-11-25): the
+    # previous engine, its bounds and budgets. For `make bench`'s side-by-side figures.
+    "previous": Profile(
+        name="previous",
+        exhaustive=Bounds(max_segs=3, max_seg_len=2, max_windows=2, max_room=2),
+        crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=3, max_room=8),
+        crosshair_per_condition_timeout=20.0,
+        crosshair_per_path_timeout=1.0,
+        crosshair_max_iterations=100,
+        crosshair_enabled=_CROSSHAIR_ENGINE,
+        exhaustive_engine="enumerate",
+        larger_scope_only=False,
     ),
     # for tests: tiny bounds, no solver
     "smoke": Profile(

@@ -12,13 +12,13 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from checks import exhaustive
 from checks.behaviours import BEHAVIOURS, Behaviour, behaviour_image
 from checks.cache import VerdictCache, cell_key
 from checks.cell import all_users, reach
+from checks.engines import exhaustive
 from checks.harness import CellInput, run_cell
 from checks.profiles import Profile
-from checks.verdicts import CellVerdict, Counterexample, Status
+from checks.verdicts import CellVerdict, Counterexample, EngineRun, Status
 from model.vmlinux import base_image
 
 
@@ -30,6 +30,7 @@ class Reliance:
     status: Status
     detail: str
     counterexample: dict | None
+    explored: int = 0  # inputs the exhaustive search ran: a cached CONFIRMED must show them (checks/cache.py)
 
 
 def _check(args: tuple[str, Behaviour, Profile]) -> Reliance:
@@ -41,7 +42,7 @@ def _check(args: tuple[str, Behaviour, Profile]) -> Reliance:
     if run.status == Status.BROKEN:
         obs = run_cell(image, user, "tcp", CellInput.from_json(run.counterexample))
         detail = f"{obs.failure} [{CellInput.from_json(run.counterexample).describe()}]"
-    return Reliance(user_name, b.name, b.direction, run.status, detail, run.counterexample)
+    return Reliance(user_name, b.name, b.direction, run.status, detail, run.counterexample, run.explored)
 
 
 def relies_table(profile: Profile, users: list[str] | None = None, jobs: int | None = None,
@@ -53,7 +54,7 @@ def relies_table(profile: Profile, users: list[str] | None = None, jobs: int | N
     keys = [_key(u, b, profile) for u, b, _ in work] if cache is not None else [None] * len(work)
     rows: dict[int, Reliance] = {}
     for i, key in enumerate(keys):
-        hit = cache.get(key) if key else None
+        hit = cache.get(key, (work[i][0], "tcp")) if key else None
         if hit is not None:
             rows[i] = _from_verdict(hit, work[i][1])
     pending = [i for i in range(len(work)) if i not in rows]
@@ -77,12 +78,13 @@ def _key(user: str, b: Behaviour, profile: Profile) -> str:
 
 def _to_verdict(r: Reliance) -> CellVerdict:
     cex = Counterexample(r.counterexample, "", r.detail, None, "", "", "exhaustive") if r.counterexample else None
-    return CellVerdict(f"behaviour:{r.behaviour}", r.user, "tcp", r.status, r.detail, 0.0, cex)
+    run = EngineRun("exhaustive", r.status, r.explored, 0.0)
+    return CellVerdict(f"behaviour:{r.behaviour}", r.user, "tcp", r.status, r.detail, 0.0, cex, engines=(run,))
 
 
 def _from_verdict(v: CellVerdict, b: Behaviour) -> Reliance:
     return Reliance(v.user, b.name, b.direction, v.status, v.evidence,
-                    v.counterexample.input if v.counterexample else None)
+                    v.counterexample.input if v.counterexample else None, v.engines[0].explored if v.engines else 0)
 
 
 def needs(rows: list[Reliance], user: str) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from checks.profiles import Profile
+from checks.progress import Progress
 from checks.verdicts import CellVerdict, Counterexample, Status
 
 if TYPE_CHECKING:
@@ -840,62 +841,6 @@ def write_reports(args, results: list[SeriesResult], profile: Profile) -> None:
 # --- progress on a terminal ---------------------------------------------------------------------
 
 
-class ProgressDisplay:
-    """A live progress line for ``verify_series(progress=...)``: cells done of total, cells running,
-    time left, and the last verdict. Silent (writes nothing at all) when ``file`` is not a terminal,
-    so a redirected or piped run has none of its escape codes.
-
-    ``running`` is an estimate: results come back in task order, so it is the worker count while
-    cells remain. The time left is rich's estimate from the recent rate (cells served from the
-    verdict cache come back at once and make it optimistic at first)."""
-
-    def __init__(self, jobs: int | None = None, file: TextIO | None = None):
-        self.jobs = jobs or os.cpu_count() or 1
-        self.file = file if file is not None else sys.stdout
-        isatty = getattr(self.file, "isatty", None)
-        self.enabled = bool(isatty and isatty())
-        self.total = 0
-        self.done = 0
-        self._progress = None
-        self._task = None
-
-    def start(self, total: int, label: str = "cells") -> None:
-        self.stop()
-        self.total, self.done = total, 0
-        if not self.enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        console = Console(file=self.file, force_terminal=True)
-        self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("done, {task.fields[running]} running,"), TimeRemainingColumn(), TextColumn("left"),
-            TextColumn("[dim]{task.fields[last]}"), console=console, transient=True)
-        self._task = self._progress.add_task(label, total=total, running=min(self.jobs, total), last="")
-        self._progress.start()
-
-    def __call__(self, verdict: CellVerdict) -> None:
-        self.done += 1
-        if self._progress is None:
-            return
-        last = f"{short(verdict.step)} {verdict.user}/{verdict.protocol} {verdict.status.name}"
-        self._progress.update(self._task, advance=1, running=min(self.jobs, max(self.total - self.done, 0)),
-                              last=last)
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-        self._progress = None
-        self._task = None
-
-    def __enter__(self) -> ProgressDisplay:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def progress_display(jobs: int | None = None, file: TextIO | None = None) -> ProgressDisplay:
-    """A progress display on stdout (or ``file``); silent when that is not a terminal."""
-    return ProgressDisplay(jobs, file)
+def progress_display(jobs: int | None = None, file: TextIO | None = None, label: str = "verify") -> Progress:
+    """Progress on stderr (or ``file``): a live line on a terminal, else a log line every few seconds."""
+    return Progress(label, jobs, file)

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from checks.callgraph import struct_fields
+from checks.harness import interrupted_by_user
 from checks.verdicts import Status
 from model.kernel import Definition, DoesNotBuild, KernelImage, module_definitions
 from model.vmlinux import BASE_VERSION, base_image
@@ -113,13 +114,22 @@ _STEP_FILE = re.compile(r"^[a-z]\d+[a-z]?_[A-Za-z0-9_]+$")
 def find_series(ref: str) -> Path:
     """A series by name under series/, or by path."""
     p = Path(ref)
-    if (p / "series.toml").is_file():
+    if _is_file(p / "series.toml", ref):
         return p
     q = SERIES_ROOT / ref
-    if (q / "series.toml").is_file():
+    if _is_file(q / "series.toml", ref):
         return q
     known = ", ".join(sorted(x.name for x in SERIES_ROOT.iterdir() if (x / "series.toml").is_file()))
     raise SeriesError(f"{ref}: no such series (no {ref}/series.toml); known series: {known}")
+
+
+def _is_file(p: Path, ref: str) -> bool:
+    try:
+        return p.is_file()
+    except (OSError, ValueError) as e:  # a name too long for the file system, a NUL byte
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise SeriesError(f"{ref[:80]}{'...' if len(ref) > 80 else ''}: not a usable series path ({why}); "
+                          f"give a series name or a directory holding series.toml") from None
 
 
 def all_series() -> list[Path]:
@@ -130,21 +140,72 @@ def load_series(ref: str) -> Series:
     path = find_series(ref)
     manifest = path / "series.toml"
     try:
-        meta = tomllib.loads(manifest.read_text())
+        meta = tomllib.loads(manifest.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SeriesError(f"{manifest}: not UTF-8 (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                          f"save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise SeriesError(f"{manifest}: not valid TOML ({e}); fix the file") from e
+    except OSError as e:
+        raise SeriesError(f"{manifest}: cannot read it ({e.strerror})") from None
     name = _field(meta, "name", str, manifest)
     base = meta.get("base", BASE_VERSION)
     if base != BASE_VERSION:
         raise SeriesError(f"{manifest}: base {base!r} is not a known kernel; use {BASE_VERSION!r}")
     order = _field(meta, "order", list, manifest)
+    _check_unlisted_steps(path, order, manifest)
     base_step = StepInfo(BASE_VERSION, Step(subject=f"Linux {BASE_VERSION}", kernel=BASE_VERSION), None, {})
     steps = [base_step] + [_load_step(path, name, sid, manifest) for sid in order]
     _check_order(steps, manifest)
-    expected = tuple(x for e in meta.get("expected", []) for x in _expectations(e, manifest, steps))
-    users = tuple(meta["users"]) if "users" in meta else None
+    entries = meta.get("expected", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SeriesError(f"{manifest}: 'expected' must be an array of tables ([[expected]] entries with step, user, "
+                          f"protocol, status), got {type(entries).__name__} {str(entries)[:60]}")
+    expected = tuple(x for e in entries for x in _expectations(e, manifest, steps))
+    users = _users(meta, manifest)
     _check_users(manifest, [e.user for e in expected] + list(users or ()))
-    return Series(name, path, meta.get("description", ""), tuple(steps), expected, users)
+    _check_expected(manifest, expected)
+    description = meta.get("description", "")
+    if not isinstance(description, str):
+        raise SeriesError(f"{manifest}: 'description' must be a string, got {type(description).__name__}")
+    return Series(name, path, description, tuple(steps), expected, users)
+
+
+def _users(meta: dict, manifest: Path) -> tuple[str, ...] | None:
+    if "users" not in meta:
+        return None
+    users = meta["users"]
+    if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+        raise SeriesError(f"{manifest}: 'users' must be an array of user names (e.g. users = [\"smb_send_kvec\"]), "
+                          f"got {str(users)[:60]}")
+    return tuple(users)
+
+
+def _check_unlisted_steps(path: Path, order: list, manifest: Path) -> None:
+    """A step file beside series.toml that ``order`` does not name is a patch silently left out."""
+    listed = {e for e in order if isinstance(e, str) and "/" not in e}
+    for file in sorted(path.glob("*.py")):
+        if _STEP_FILE.match(file.stem) and file.stem not in listed:
+            raise SeriesError(f"{manifest}: {file.name} is a step file of this series but 'order' does not name it; "
+                              f"add {file.stem!r} to 'order' or move the file out of {path}")
+
+
+def _check_expected(manifest: Path, expected: tuple[Expectation, ...]) -> None:
+    """Every [[expected]] names a protocol its user runs over, and no cell is expected two ways."""
+    from checks.cell import all_users
+
+    users = all_users()
+    seen: dict[tuple[str, str, str], Expectation] = {}
+    for e in expected:
+        known = users[e.user].protocols if e.user in users else ("-",)  # a primitive's cell has protocol "-"
+        if e.protocol not in known:
+            raise SeriesError(f"{manifest}: [[expected]] for {e.user} names protocol {e.protocol!r}, which it does not "
+                              f"run over; use one of {', '.join(known)}")
+        key = (e.step.split("_", 1)[0], e.user, e.protocol)
+        other = seen.setdefault(key, e)
+        if (other.status, other.accept) != (e.status, e.accept):
+            raise SeriesError(f"{manifest}: two [[expected]] entries contradict each other for {e.step} {e.user}/"
+                              f"{e.protocol}: {other.status.name} and {e.status.name}; keep one")
 
 
 def _field(meta: dict, key: str, typ: type, manifest: Path):
@@ -217,6 +278,13 @@ def _import_step(file: Path, series_name: str, sid: str) -> ModuleType:
         del sys.modules[modname]
         line = _error_line(e, file)
         raise SeriesError(f"{file}{line}: cannot load step: {type(e).__name__}: {e}") from e
+    except (SystemExit, KeyboardInterrupt) as e:
+        del sys.modules[modname]
+        if isinstance(e, KeyboardInterrupt) and interrupted_by_user():
+            raise
+        what = f"calls sys.exit({e.code!r})" if isinstance(e, SystemExit) else "raises KeyboardInterrupt"
+        raise SeriesError(f"{file}{_error_line(e, file)}: cannot load step: it {what} when imported; "
+                          f"a step module only defines things") from None
     finally:
         _LOADING.pop()
     return module
@@ -306,11 +374,16 @@ def _expectations(e: dict, manifest: Path, steps: list[StepInfo]) -> list[Expect
 
 
 def _expectation(e: dict, manifest: Path, steps: list[StepInfo]) -> Expectation:
+    statuses = ", ".join(s.name for s in Status)
+    for key in ("step", "user", "protocol", "status", "claim"):
+        if key in e and not isinstance(e[key], str):
+            raise SeriesError(f"{manifest}: an [[expected]] entry's {key!r} must be a string, got {e[key]!r}")
+    if "accept" in e and not isinstance(e["accept"], bool):
+        raise SeriesError(f"{manifest}: an [[expected]] entry's 'accept' must be true or false, got {e['accept']!r}")
     try:
         status = Status[e["status"]]
         exp = Expectation(e["step"], e["user"], e["protocol"], status, e.get("claim", ""), bool(e.get("accept")))
     except KeyError as err:
-        statuses = ", ".join(s.name for s in Status)
         raise SeriesError(f"{manifest}: an [[expected]] entry lacks or misnames {err}; "
                           f"it needs step, user, protocol, status (one of {statuses})") from None
     if exp.step not in {s.id for s in steps} | {s.short for s in steps}:

@@ -4,6 +4,9 @@
 ``Kernel`` (``k.addr_limit``), not in a module global. ``access_ok`` passes any address under
 ``KERNEL_DS`` and only user addresses under ``USER_DS``. The copy routines return the number of
 bytes *not* copied, as the kernel's do; a fault (an unmapped byte) stops the copy there.
+Only user memory faults: under ``KERNEL_DS`` a copy that runs past a kernel allocation reads or
+overwrites the memory after it in the real kernel (no fault, no -EFAULT), so the model stops the
+run there with ``OutOfBounds``, a finding, never an error code a caller could report.
 
 Simplified: no page granularity (a fault can fall on any byte); ``__copy_*`` skip ``access_ok`` as
 in the kernel, which is what lets a KERNEL_DS-flagged iovec be copied with them.
@@ -40,14 +43,14 @@ def access_ok(k, type: int, addr: Ptr, size: int) -> bool:
 
 def __copy_from_user(k, to: Ptr, from_: Ptr, n: int) -> int:
     """Copy ``n`` bytes from ``from_`` to kernel ``to`` without access_ok; returns bytes not copied."""
-    done = k.mem.mapped(from_, n)
+    done = k.mem.user_copyable(from_, n, "read")
     k.mem.write(to, k.mem.read(from_, done))
     return n - done
 
 
 def __copy_to_user(k, to: Ptr, from_: Ptr, n: int) -> int:
     """Copy ``n`` kernel bytes to ``to`` without access_ok; returns bytes not copied."""
-    done = k.mem.mapped(to, n)
+    done = k.mem.user_copyable(to, n, "write")
     k.mem.write(to, k.mem.read(from_, done))
     return n - done
 

@@ -15,6 +15,7 @@ BASE_VERSION = "v3.18"
 
 CORE_MODULES = (
     "model.uaccess",
+    "model.signal",
     "model.uio",
     "model.iovec",
     "model.net_iovec",

@@ -14,6 +14,17 @@ send or receive timeout expires; a socket without one waits on, as for ``ok``). 
 zero timeout turns any wait into -EAGAIN. After the script the network is unconstrained, so a
 correct retry loop always terminates.
 
+A signal stays pending for the rest of the run, as it does for the rest of a system call (and in a
+kernel thread until it calls ``flush_signals()``): once a wait has ended in ``signal``, every later
+wait ends in ``signal`` at once, whatever the script says; transfers that need no wait still go
+through. A script cannot say otherwise: while the signal is pending its ``then`` is not read, so a
+world in which a later wait of the run ends ``ok`` cannot be expressed.
+
+The script may also be asked for lazily, by a ``Chooser`` (the exhaustive engine's): the room of a
+call is asked for when the call starts, and how its wait ends only when the call waits. A run then
+visits one execution per distinct sequence of answers, and the answers it was asked for are the
+script that replays it.
+
 What reached the peer is recorded in order: the byte stream for stream sockets, one entry per
 datagram for datagram sockets.
 """
@@ -21,6 +32,7 @@ datagram for datagram sockets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 WAIT_OK = "ok"
 WAIT_SIGNAL = "signal"
@@ -52,6 +64,35 @@ class Window:
 OPEN = Window(UNLIMITED, WAIT_OK)
 
 
+class Chooser(Protocol):
+    """Answers the script's questions as a run asks them (the exhaustive engine's choice points)."""
+
+    def room(self, call: int) -> int | None:
+        """The room of scripted call ``call``, or None: the script has ended (every later call is open)."""
+
+    def ending(self, call: int) -> str:
+        """How the wait of scripted call ``call`` ends (asked only if it waits and no signal is pending)."""
+
+    def forced(self, call: int, then: str) -> None:
+        """The wait of scripted call ``call`` ended in ``then`` without asking (a pending signal)."""
+
+
+class CallWindow:
+    """The window of one ``->sendmsg``/``->recvmsg`` call: its room, and how its wait ends, asked
+    for once and only when the call waits. A pending signal ends every wait."""
+
+    __slots__ = ("peer", "call", "room", "scripted", "_then")
+
+    def __init__(self, peer: Peer, call: int, room: int, scripted: bool, then: str | None = None):
+        self.peer, self.call, self.room, self.scripted, self._then = peer, call, room, scripted, then
+
+    @property
+    def then(self) -> str:
+        if self._then is None or self.peer.signal_pending:
+            self._then = self.peer.wait_ends(self)
+        return self._then
+
+
 @dataclass
 class Peer:
     """The other end of one socket, and the script of what happens on each call."""
@@ -63,13 +104,46 @@ class Peer:
     calls: int = 0
     arrived: int = 0  # bytes of ``incoming`` that have reached our receive queue
     consumed: int = 0  # bytes of ``incoming`` taken off the queue by recvmsg
+    chooser: Chooser | None = None  # asked instead of ``script`` (the exhaustive engine)
+    signal_pending: bool = False  # the task's: set by a wait that ends in a signal
+    scripted: int = 0  # how many calls took a scripted window (0: the network never constrained the run)
+    script_ended: bool = False
 
-    def next_window(self) -> Window:
+    def next_window(self) -> CallWindow:
         if self.calls >= MAX_CALLS:
             raise Stalled(f"{self.calls} calls on one socket without finishing")
-        w = self.script[self.calls] if self.calls < len(self.script) else OPEN
+        call = self.calls
         self.calls += 1
-        return w
+        if self.chooser is not None:
+            room = None if self.script_ended else self.chooser.room(call)
+            self.script_ended = room is None
+            then = None
+        else:
+            w = self.script[call] if call < len(self.script) else None
+            room, then = (w.room, w.then) if w is not None else (None, None)
+        if room is None:
+            return CallWindow(self, call, OPEN.room, False, OPEN.then)
+        self.scripted += 1
+        return CallWindow(self, call, room, True, then)
+
+    def wait_ends(self, w: CallWindow) -> str:
+        """How the wait of ``w`` ends: a pending signal ends it, else the script (or the chooser) says."""
+        if self.signal_pending:
+            if w.scripted and self.chooser is not None:
+                self.chooser.forced(w.call, WAIT_SIGNAL)
+            return WAIT_SIGNAL
+        if w._then is not None:
+            then = w._then
+        elif w.scripted and self.chooser is not None:
+            then = self.chooser.ending(w.call)
+        else:
+            then = OPEN.then
+        self.signal_pending = then == WAIT_SIGNAL
+        return then
+
+    def flush_signals(self) -> None:
+        """The task's pending signals are discarded (``flush_signals(current)``)."""
+        self.signal_pending = False
 
     def deliver(self, data: bytes) -> None:
         """Stream bytes leave the send queue and reach the peer, in order."""

@@ -12,10 +12,10 @@ drbd_send() returns the bytes sent; drbd_send_all(), the caller played here, tur
 short of ``size`` into -EIO.
 
 Simplified: the connection state changes (C_BROKEN_PIPE/C_TIMEOUT), drbd_update_congested()
-and request_ping() are comments; flush_signals() is a no-op because the model's signal is
-pending for the one wait it interrupts. The sockets carry conn_connect()'s send timeout
-(net_conf->timeout, 6 s by default). Source: drbd_send() of the drbd 8.4 in-tree driver
-(struct drbd_connection, 3.13 and later), read in a 3.1x/4.x tree, not a pristine v3.18.
+and request_ping() are comments; flush_signals() discards the pending signal (model/signal.py),
+as drbd_main.c:1813@3.18.9 does, so the next wait ends as the world's script says. The sockets
+carry conn_connect()'s send timeout (net_conf->timeout, 6 s by default). Source: drbd_send() of the
+drbd 8.4 in-tree driver (struct drbd_connection, 3.13 and later), read in a 3.1x/4.x tree, not a pristine v3.18.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def drbd_send(k, connection: drbd_connection, sock, buf: Ptr, size: int, msg_fla
                 continue
             break
         if rv == -EINTR:
-            # flush_signals(current);
+            k.flush_signals()
             rv = 0
         if rv < 0:
             break

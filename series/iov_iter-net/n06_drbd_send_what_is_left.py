@@ -51,7 +51,7 @@ def drbd_send(k, connection, sock, buf, size: int, msg_flags: int) -> int:
                 continue
             break
         if rv == -EINTR:
-            # flush_signals(current);
+            k.flush_signals()
             rv = 0
         if rv < 0:
             break

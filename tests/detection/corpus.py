@@ -13,6 +13,8 @@ quick exhaustive bounds cannot reach, each with the reason; the bench (bench/det
 which engine, if any, finds them, and the test asserts the exhaustive search does not, so that a
 change of bounds that brings one into scope moves it to ``CORPUS``. ``UNCAUGHT`` are mutations
 nothing catches at any bound: equivalent under the contract, or a gap of the model (each says which).
+A copy past the end of a kernel buffer under KERNEL_DS was such a gap until the model made it an
+out-of-bounds finding (issue 10): those defects are in ``CORPUS`` now.
 
 Kinds (``KINDS``) are the mistakes named in issue 6; a defect carries exactly one.
 """
@@ -507,7 +509,8 @@ def tcp_sendmsg_copies_size_from_segment(k, iocb, sk, msg, size):
 def tcp_recvmsg_takes_everything_queued(k, iocb, sk, msg, len, nonblock, flags):
     """tcp_recvmsg copying everything queued, not ``min(avail, len)``: a reader asking for the
     rest of one message also takes the start of the next."""
-    from model.proto.tcp import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN
+    from model.errno import ENOTCONN
+    from model.proto.tcp import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SOCK_DONE, TCP_CLOSE
     from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
     k.sk_begin_call(sk)
@@ -530,12 +533,18 @@ def tcp_recvmsg_takes_everything_queued(k, iocb, sk, msg, len, nonblock, flags):
         if copied >= target:
             break
         if copied:
-            if sk.sk_err or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
+            if sk.sk_err or sk.sk_state == TCP_CLOSE or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
                 break
         else:
+            if k.sock_flag(sk, SOCK_DONE):
+                break
             if sk.sk_err:
                 return k.sock_error(sk)
             if sk.sk_shutdown & RCV_SHUTDOWN:
+                break
+            if sk.sk_state == TCP_CLOSE:
+                if not k.sock_flag(sk, SOCK_DONE):
+                    return -ENOTCONN
                 break
             if not timeo:
                 return -EAGAIN
@@ -547,7 +556,7 @@ def tcp_recvmsg_takes_everything_queued(k, iocb, sk, msg, len, nonblock, flags):
         if then == WAIT_ERROR:
             k.tcp_reset(sk)
         elif then == WAIT_EOF or sk.peer.all_arrived():
-            sk.sk_shutdown |= RCV_SHUTDOWN
+            k.tcp_fin(sk)
         else:
             sk.peer.arrive(UNLIMITED)
     return copied
@@ -997,28 +1006,29 @@ def sock_xmit_eof_is_success(k, nbd, send, buf, size, msg_flags):
 def xs_tcp_send_request_forgets_bytes_sent(k, task):
     """xs_tcp_send_request that does not add the count to ``rq_bytes_sent``: after a short send
     the next transmit starts the record over."""
-    from model.errno import ENOTCONN, ENOTSOCK
+    from model.errno import ENOBUFS, ENOTCONN, ENOTSOCK
 
     req = task.tk_rqstp
     transport = task.tk_xprt
     xdr = req.rq_snd_buf
     zerocopy = True
     while True:
-        status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, zerocopy)
-        if status < 0:
+        sent = [0]
+        status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, zerocopy, sent)
+        if sent[0] == 0 and status < 0:
             break
-        # the defect: no "req->rq_bytes_sent += status;"
-        req.rq_xmit_bytes_sent += status
-        if status >= req.rq_slen:
+        # the defect: no "req->rq_bytes_sent += sent;"
+        req.rq_xmit_bytes_sent += sent[0]
+        if sent[0] >= req.rq_slen:
             req.rq_bytes_sent = 0
             return 0
-        if status != 0:
+        if sent[0] != 0:
             continue
         status = -EAGAIN
         break
     if status == -ENOTSOCK:
         status = -ENOTCONN
-    elif status == -EAGAIN:
+    elif status in (-ENOBUFS, -EAGAIN):
         status = k.xs_nospace(task)
     return status
 
@@ -1198,15 +1208,10 @@ def o2net_send_tcp_msg_short_send_is_success(k, sock, vec, veclen, total):
     from model.errno import EINVAL
 
     msg = k.msghdr()
-    msg.msg_iov = vec
-    msg.msg_iovlen = veclen
     if sock is None:
         ret = -EINVAL
     else:
-        oldfs = k.get_fs()
-        k.set_fs(k.get_ds())
-        ret = k.sock_sendmsg(sock, msg, total)
-        k.set_fs(oldfs)
+        ret = k.kernel_sendmsg(sock, msg, vec, veclen, total)
         if ret >= 0:  # the defect: ret == total; a short count was -EPIPE
             ret = 0
     return ret
@@ -1230,8 +1235,8 @@ def memcpy_from_msg_still_memcpy_fromiovec(k, data, msg, len):
 
 
 def o2net_send_tcp_msg_unconverted(k, sock, vec, veclen, total):
-    """as-merged s06 without ocfs2's conversion to kernel_sendmsg(): o2net_send_tcp_msg() still
-    fills ``msg.msg_iov`` by hand (the v3.18 body)."""
+    """as-merged s06 with o2net_send_tcp_msg() open-coding kernel_sendmsg(): it fills
+    ``msg.msg_iov`` by hand around sock_sendmsg() under set_fs(KERNEL_DS)."""
     from model.errno import EINVAL
 
     msg = k.msghdr()
@@ -1505,6 +1510,11 @@ _NEW = [
        "rds_tcp_xmit/tcp"),
     _d("ocfs2-short-send-success", "error reported as success", "o2net_send_tcp_msg",
        o2net_send_tcp_msg_short_send_is_success, "o2net_send_tcp_msg/tcp"),
+    # out of bounds under KERNEL_DS: the kernel reads or overwrites the memory after the buffer (issue 10)
+    _d("ceph-trims-base-only", "forgotten decrement", "write_partial_kvec", write_partial_kvec_trims_base_only,
+       "write_partial_kvec/tcp"),
+    _d("cifs-kvec-array-init-length", "forgotten decrement", "kvec_array_init", kvec_array_init_keeps_first_length,
+       "cifs_readv_from_socket/tcp"),
     # series steps
     _d("s06-skb-copy-msg-iov", "removed field still read", "skb_copy_datagram_msg",
        skb_copy_datagram_msg_still_msg_iov, "iscsit_do_rx_data/tcp", series="as-merged", step="s06"),
@@ -1530,25 +1540,23 @@ _NEW = [
 
 CORPUS: tuple[Defect, ...] = tuple(_imported() + _NEW)
 
-LIMITS: tuple[Defect, ...] = (
+# Limits of the previous quick bounds (3 x 2 x 2 x 2) that the present ones (3 x 3 x 3 x 3) reach.
+_REACHED = [
     _d("unix-sendmsg-offset-zero", "forgotten advance", "unix_stream_sendmsg", unix_stream_sendmsg_copies_from_start,
-       "sock_xmit:send/unix", "xs_local_send_request/unix", "sock_no_sendpage/unix",
-       limit="needs more than one 2-byte skb in one send, a segment of >= 3 bytes: every AF_UNIX user sends one "
-             "segment per call and quick exhaustive segments hold <= 2 (the CrossHair scope: <= 6; thorough "
-             "exhaustive, <= 3, finds it)"),
+       "sock_xmit:send/unix", "xs_local_send_request/unix", "sock_no_sendpage/unix"),
     _d("l2cap-cb-by-offset", "forgotten advance", "l2cap_sock_memcpy_fromiovec_cb",
-       l2cap_sock_memcpy_fromiovec_cb_by_offset, "sock_no_sendpage/l2cap",
-       limit="needs a continuation fragment, an SDU of >= 3 bytes in one send: sock_no_sendpage sends one "
-             "segment per call and quick exhaustive segments hold <= 2 (the CrossHair scope: <= 6; thorough "
-             "exhaustive, <= 3, finds it)"),
+       l2cap_sock_memcpy_fromiovec_cb_by_offset, "sock_no_sendpage/l2cap"),
     _d("cifs-gives-up-quietly", "error reported as success", "smb_send_kvec", smb_send_kvec_gives_up_quietly,
-       "smb_send_kvec/tcp",
-       limit="needs three -EAGAINs in a row in blocking mode: three scripted windows (quick exhaustive: two; "
-             "the CrossHair scope and thorough exhaustive have three)"),
+       "smb_send_kvec/tcp"),
+]
+
+CORPUS = CORPUS + tuple(_REACHED)
+
+LIMITS: tuple[Defect, ...] = (
     _d("csum-copy-remnant-source", "forgotten advance", "csum_partial_copy_fromiovecend",
        csum_partial_copy_fromiovecend_remnant_from_segment_start, "primitive:csum_partial_copy_fromiovecend",
        limit="needs a non-final piece of >= 5 bytes (a 4-byte multiple and a remnant): quick exhaustive segments "
-             "hold <= 2; no UDP user passes more than one segment per datagram, so only the primitive's own "
+             "hold <= 3; no UDP user passes more than one segment per datagram, so only the primitive's own "
              "contract at a larger scope can see it (thorough exhaustive, <= 3 bytes, does not)"),
     _d("l2cap-frag-pointer", "forgotten advance", "l2cap_skbuff_fromiovec",
        l2cap_skbuff_fromiovec_frag_pointer_not_advanced, "sock_no_sendpage/l2cap",
@@ -1572,16 +1580,6 @@ UNCAUGHT: tuple[Defect, ...] = (
        "iscsit_do_rx_data/tcp",
        limit="equivalent: in the model an EOF window ends one wait only; the next call's window lets the rest "
              "of the peer's data arrive, so counting the 0 as progress and calling again completes the read"),
-    _d("ceph-trims-base-only", "forgotten decrement", "write_partial_kvec", write_partial_kvec_trims_base_only,
-       "write_partial_kvec/tcp",
-       limit="gap: the next send reads past the entry's buffer with copy_from_user() under KERNEL_DS; the "
-             "model's uaccess stops a copy at the end of an allocation (-EFAULT, so the send fails with a prefix "
-             "on the wire) where the kernel reads whatever follows the buffer and sends it"),
-    _d("cifs-kvec-array-init-length", "forgotten decrement", "kvec_array_init", kvec_array_init_keeps_first_length,
-       "cifs_readv_from_socket/tcp",
-       limit="gap: the overlong first entry makes the next receive copy_to_user() past the buffer under "
-             "KERNEL_DS; the model stops at the end of the allocation (-EFAULT, the read fails with what it took "
-             "in place) where the kernel overwrites the memory after the buffer"),
 )
 
 

@@ -14,9 +14,9 @@ import collections
 
 import pytest
 
-from checks import exhaustive
 from checks.callgraph import build_errors
 from checks.cell import PRIMITIVE, CellTask, all_users, check_cell, reach
+from checks.engines import exhaustive
 from checks.harness import CellInput, run_cell
 from checks.primitives import check_primitive, replay_primitive
 from checks.profiles import get_profile

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from model import checksum
 from model.errno import EFAULT
-from model.kernel import Kernel, Oops
+from model.kernel import USER_SPACE, Kernel, Oops
 from model.uaccess import KERNEL_DS
 
 
@@ -129,7 +129,7 @@ def test_csum_and_copy_to_user_fault_returns_invalid_checksum(k):
 
 
 def test_csum_partial_copy_from_user_fault_zeroes_the_tail(k):
-    src = k.mem.alloc_bytes(b"ab")  # only 2 of the 4 bytes are mapped
+    src = k.mem.alloc_bytes(b"ab", space=USER_SPACE)  # user memory: only 2 of the 4 bytes are mapped
     dst = k.mem.alloc_bytes(b"XXXX")
     err = [0]
     k.csum_partial_copy_from_user(src, dst, 4, 0, err)

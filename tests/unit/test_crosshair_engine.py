@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from checks import crosshair_engine
 from checks.cell import all_users
-from checks.crosshair_harness import Cell, Probe, contract_for
+from checks.engines import crosshair as crosshair_engine
+from checks.engines.crosshair_harness import Cell, Probe, contract_for
 from checks.harness import CellInput, run_cell
 from checks.profiles import Bounds, get_profile
 from checks.verdicts import Status

@@ -50,7 +50,7 @@ from crosshair.core_and_libs import MessageType, analyze_function, run_checkable
 from crosshair.options import AnalysisOptionSet
 from crosshair.statespace import AnalysisMessage
 
-from checks.crosshair_harness import BoundsError, Cell, Probe, contract_for
+from checks.engines.crosshair_harness import BoundsError, Cell, Probe, contract_for
 from checks.harness import run_cell
 from checks.profiles import Bounds, Profile
 from checks.verdicts import EngineRun, Status
@@ -115,6 +115,10 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
     except Exception as e:  # CrossHair failed; the model's own exceptions never get here
         return run(Status.UNKNOWN, f"crosshair raised {type(e).__name__}: {e}")
     solver_seconds = round(time.perf_counter() - t0, 3)
+    hung = probe.unfinished or probe.running
+    if hung is not None:
+        return run(Status.UNKNOWN, f"timeout: the run on {hung.describe()} did not return within the "
+                   f"{profile.crosshair_per_path_timeout:g} s per-path timeout (a loop that never ends?)")
     if not checkables:
         return run(Status.UNKNOWN, "no contract found: CrossHair read no conditions from cell_contract's docstring")
     worst = worst_message(messages)

@@ -40,30 +40,34 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.errors import HypothesisException
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.errors import HypothesisException, Unsatisfiable
 
-from checks.crosshair_harness import Cell, _decide
+from checks.cache import cache_dir
+from checks.engines.crosshair_harness import Cell, _decide
 from checks.harness import CellInput, ModelError, run_cell
 from checks.profiles import Bounds, Profile
 from checks.verdicts import EngineRun, Status
 from model.kernel import DoesNotBuild, KernelImage
 from model.users import User
 
+# Hypothesis keeps files of its own (a cache of the constants it reads in source files) under a home
+# directory, ``.hypothesis/`` in the working directory unless told: put it with the verdict cache,
+# never in the directory the tool happens to run from.
+set_hypothesis_home_dir(cache_dir() / "hypothesis")
+
 BACKENDS = {"hypothesis": "hypothesis", "crosshair": "hypothesis-crosshair"}  # backend -> engine name
 
-# Budgets (examples per cell) and the seed, until checks/profiles.py carries them
-# (``hypothesis_max_examples``, ``hypothesis_crosshair_max_examples``, ``hypothesis_seed``): a
-# profile field of that name wins. Measured on this model (2 cores, bench/detection.py): plain
-# Hypothesis runs about 1000 examples/s of a cell, the CrossHair backend 20-30/s, so the quick
-# budgets cost about what CrossHair's 1 s does on a cell that holds.
-MAX_EXAMPLES = {"quick": 1000, "thorough": 10_000, "smoke": 50}
-CROSSHAIR_MAX_EXAMPLES = {"quick": 100, "thorough": 1000, "smoke": 10}
-DEFAULT_MAX_EXAMPLES = 1000
-DEFAULT_CROSSHAIR_MAX_EXAMPLES = 100
 SEED = 20141120  # the date of the mail; any fixed value does
+
+
+def within(inp: CellInput, bounds: Bounds) -> bool:
+    """Is ``inp`` one of the inputs of ``bounds`` (so the exhaustive search has run it)?"""
+    return (len(inp.segs) <= bounds.max_segs and all(n <= bounds.max_seg_len for n in inp.segs)
+            and len(inp.script) <= bounds.max_windows and all(r <= bounds.max_room for r, _ in inp.script))
 
 
 class UnknownBackend(ValueError):
@@ -81,15 +85,12 @@ class _Broken(Exception):
 
 
 def budget(profile: Profile, backend: str) -> int:
-    """The example budget for ``backend`` under ``profile`` (a profile field wins, see above)."""
-    if backend == "crosshair":
-        return int(getattr(profile, "hypothesis_crosshair_max_examples",
-                           CROSSHAIR_MAX_EXAMPLES.get(profile.name, DEFAULT_CROSSHAIR_MAX_EXAMPLES)))
-    return int(getattr(profile, "hypothesis_max_examples", MAX_EXAMPLES.get(profile.name, DEFAULT_MAX_EXAMPLES)))
+    """The example budget for ``backend`` under ``profile`` (checks/profiles.py sets both)."""
+    return profile.hypothesis_crosshair_max_examples if backend == "crosshair" else profile.hypothesis_max_examples
 
 
 def profile_seed(profile: Profile) -> int:
-    return int(getattr(profile, "hypothesis_seed", SEED))
+    return profile.hypothesis_seed
 
 
 def _settings(backend: str, max_examples: int) -> settings:
@@ -141,6 +142,8 @@ def _drive(test, seen: _Seen, t0: float) -> str | None:
         return "failed"
     except (DoesNotBuild, ModelError):
         raise seen.error from None
+    except Unsatisfiable:  # no input of the scope lies beyond ``beyond``: nothing ran (the caller says so)
+        return None
     except (HypothesisException, BaseExceptionGroup):  # Flaky and friends: a failure we saw is still one
         if seen.error is not None:
             raise seen.error from None
@@ -152,8 +155,10 @@ def _drive(test, seen: _Seen, t0: float) -> str | None:
 
 def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: Profile,
            backend: str = "hypothesis", seed: int | None = None, max_examples: int | None = None,
-           sabotage: str | None = None) -> EngineRun:
-    """Search one cell within ``bounds`` (the CrossHair scope: pass ``profile.crosshair``)."""
+           sabotage: str | None = None, beyond: Bounds | None = None) -> EngineRun:
+    """Search one cell within ``bounds`` (the CrossHair scope: pass ``profile.crosshair``). With
+    ``beyond`` (the exhaustive bounds, already covered) inputs within it are rejected, so the
+    budget is spent on inputs no other engine runs."""
     engine = BACKENDS.get(backend, backend)
     n = max_examples if max_examples is not None else budget(profile, backend)
     fixed = profile_seed(profile) if seed is None else seed
@@ -167,12 +172,14 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
            windows=st.lists(st.integers(0, cell.window_codes - 1), max_size=cell.max_windows),
            mode=st.integers(0, len(cell.modes) - 1))
     def cell_contract(segs: list[int], windows: list[int], mode: int) -> None:
-        seen.runs += 1
         nsegs = _decide(len(segs), 1, cell.max_segs)
         nwin = _decide(len(windows), 0, cell.max_windows)
         inp = cell.decode([_decide(segs[i], 0, cell.max_seg_len) for i in range(nsegs)],
                           [_decide(windows[i], 0, cell.window_codes - 1) for i in range(nwin)],
                           _decide(mode, 0, len(cell.modes) - 1))
+        if beyond is not None:
+            assume(not within(inp, beyond))
+        seen.runs += 1
 
         def run():
             try:
