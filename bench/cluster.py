@@ -89,7 +89,8 @@ def main() -> None:
     profile = get_profile(args.profile, crosshair=None if args.crosshair else False)
     every = cell_tasks(load_series(args.series))
     tasks = list({task_key(t, profile): t for t in every}.values())  # equal cells are computed once anyway
-    print(f"cluster bench: series {args.series}, profile {profile.name}, {len(tasks)} distinct cells, cold, "
+    print(f"cluster bench: series {args.series}, profile {profile.name} (crosshair "
+          f"{'on' if profile.crosshair_enabled else 'off'}), {len(tasks)} distinct cells, cold, "
           f"{args.workers} processes each way")
     rate, over, wall = timed(tasks, profile, args.workers, jobs=args.workers)
     print(f"  local pool ({args.workers} processes): {rate:6.2f} cells/s, wall {wall:6.2f} s, "
