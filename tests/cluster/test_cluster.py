@@ -34,11 +34,13 @@ def free_port() -> int:
 def test_cluster_verdicts_equal_the_local_pool_and_only_misses_are_sent(dask_cluster, local_v318, tmp_path):
     out = tmp_path / "r.json"
     r = seriescheck("verify", "v3.18", "--profile", "smoke", "--no-cache", "--json", str(out),
-                    "--cluster", dask_cluster.address, cache=tmp_path / "cache")
+                    "--cluster", dask_cluster.address, cache=tmp_path / "cache",
+                    env={"SERIESCHECK_PROGRESS_EVERY": "0"})  # a progress line for every cell
     assert r.returncode == 0, r.stdout + r.stderr
     assert without_timings(json.loads(out.read_text())) == without_timings(local_v318)
     computed = re.search(r"reused from the cache, (\d+) computed", r.stdout).group(1)
     assert SPREAD.search(r.stderr).groups() == (computed, "2"), r.stderr  # every miss sent; both workers ran some
+    assert f"[verify on 2 workers] {computed}/{computed} cells computed" in r.stderr  # the progress log line
 
     # the client's cache answers a second run: nothing is sent (the address from the environment)
     again = seriescheck("verify", "v3.18", "--profile", "smoke", "--json", str(out), cache=tmp_path / "cache",
