@@ -59,6 +59,7 @@ USER_MODULES = (
     "model.users.tipc_server",
     "model.users.usbip",
     "model.users.core_sock",
+    "model.users.svcsock",
 )
 
 
