@@ -60,6 +60,9 @@ USER_MODULES = (
     "model.users.usbip",
     "model.users.core_sock",
     "model.users.svcsock",
+    "model.users.bnep_core",
+    "model.users.hidp_core",
+    "model.users.cmtp_core",
 )
 
 
