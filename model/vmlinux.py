@@ -63,6 +63,7 @@ USER_MODULES = (
     "model.users.bnep_core",
     "model.users.hidp_core",
     "model.users.cmtp_core",
+    "model.users.rxrpc_ar_output",
 )
 
 
