@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.errno import errname
-from model.in_h import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
+from model.in_h import IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP
 from model.kernel import DoesNotBuild, Kernel, KernelImage, Oops
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM
 from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX
@@ -36,6 +36,7 @@ PROTOCOLS: dict[str, tuple[int, int, int]] = {
     "netlink": (AF_NETLINK, SOCK_RAW, 0),
     "packet": (AF_PACKET, SOCK_PACKET, 0),
     "l2cap": (AF_BLUETOOTH, SOCK_SEQPACKET, 0),
+    "sctp": (AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP),
 }
 
 ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -39,6 +39,7 @@ PROTO_MODULES = (
     "model.proto.af_packet",
     "model.proto.ping",
     "model.proto.l2cap",
+    "model.proto.sctp",
 )
 
 USER_MODULES = (
