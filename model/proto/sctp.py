@@ -23,7 +23,7 @@ Simplified, and why no caller can tell:
 * The socket is one-to-one with one established association to the world's peer (dlm's
   peeled-off sockets): no address lookup, no implicit association setup, no control messages
   (sctp_msghdr_parse() finds none; dlm's SCTP_SNDRCV cmsg only names the peer, :1127-1132 of
-  fs/dlm/lowcomms.c), one stream. ``frag_point`` is scaled down to 2 bytes, so the checker's
+  fs/dlm/lowcomms.c), one stream. ``frag_point`` is scaled down to 1 byte, so the checker's
   few-byte messages span several DATA chunks as kernel-sized messages span 1452-byte ones.
 * struct sock has no room for the association here: it is rebuilt from the socket on each call,
   and its state follows the socket: established until the world's "error", which is the
@@ -49,7 +49,7 @@ SCTP_STATE_ESTABLISHED = 4
 SCTP_STATE_SHUTDOWN_PENDING = 5
 SCTP_STATE_CLOSED = 1
 
-_SCTP_FRAG_POINT = 2  # asoc->frag_point, scaled down (see above)
+_SCTP_FRAG_POINT = 1  # asoc->frag_point, scaled down (see above)
 _SK_SNDBUF = 1 << 16  # sk->sk_sndbuf: above any message here
 
 
