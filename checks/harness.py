@@ -23,7 +23,7 @@ from model.errno import errname
 from model.in_h import IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP
 from model.kernel import DoesNotBuild, Kernel, KernelImage, Oops
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM
-from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX
+from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX, AF_UNSPEC
 from model.users import RECV, SEND, User
 from model.world import Peer, Stalled, Window
 
@@ -37,6 +37,7 @@ PROTOCOLS: dict[str, tuple[int, int, int]] = {
     "packet": (AF_PACKET, SOCK_PACKET, 0),
     "l2cap": (AF_BLUETOOTH, SOCK_SEQPACKET, 0),
     "sctp": (AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP),
+    "tun": (AF_UNSPEC, SOCK_RAW, 0),  # stands for open("/dev/net/tun") + TUNSETIFF (model/proto/tun.py)
 }
 
 ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -12,7 +12,7 @@ from model.errno import EINVAL
 from model.in_h import IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP
 from model.kernel import Ptr
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM, socket
-from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX, msghdr
+from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX, AF_UNSPEC, msghdr
 from model.uaccess import KERNEL_DS
 from model.world import Peer
 
@@ -28,6 +28,7 @@ _PROTOSW = {
     (AF_PACKET, SOCK_PACKET, 0): ("packet_ops_spkt", "packet_proto"),
     (AF_PACKET, SOCK_RAW, 0): ("packet_ops", "packet_proto"),
     (AF_BLUETOOTH, SOCK_SEQPACKET, 0): ("l2cap_sock_ops", "l2cap_proto"),
+    (AF_UNSPEC, SOCK_RAW, 0): ("tun_socket_ops", "tun_proto"),  # /dev/net/tun (model/proto/tun.py)
 }
 
 

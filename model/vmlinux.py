@@ -40,6 +40,7 @@ PROTO_MODULES = (
     "model.proto.ping",
     "model.proto.l2cap",
     "model.proto.sctp",
+    "model.proto.tun",
 )
 
 USER_MODULES = (
@@ -65,6 +66,7 @@ USER_MODULES = (
     "model.users.hidp_core",
     "model.users.cmtp_core",
     "model.users.rxrpc_ar_output",
+    "model.users.vhost_net",
 )
 
 

@@ -27,6 +27,7 @@ NEW_USERS = {
     "cmtp_send_frame": ("l2cap",),
     "rxrpc_send_packet": ("udp",),
     "send_to_sock": ("tcp", "sctp"),
+    "handle_tx": ("tun",),
 }
 
 
@@ -208,6 +209,29 @@ def test_dlm_sctp_init_assoc_tries_again_later_and_advances_the_entry(v318):
     assert con.writequeue == [] and peer.datagrams == [b"abc"]
 
 
+def test_vhost_handle_tx_strips_the_header_from_vq_iov_and_retries_from_the_ring(v318):
+    """move_iovec_hdr() advances vq->iov past the guest's header (vhost/net.c:238-255@3.18.9);
+    sendmsg goes straight to the tun socket with MSG_DONTWAIT (:434); -EAGAIN puts the descriptor
+    back and the next pass translates it afresh (:435-442); tun reads the user iovec by offset."""
+    from model.kernel import USER_SPACE
+    from model.users.vhost_net import _guest_tx
+
+    k, sock, peer = _boot(v318, "tun", script=[(0, "ok")])
+    header = k.mem.alloc_bytes(bytes(10), space=USER_SPACE)
+    data = k.mem.alloc_bytes(b"abc", space=USER_SPACE)
+    guest = _guest_tx(chain=((header, 10), (data, 3)))
+    iov = k.mem.alloc_array([k.iovec(iov_base=NULL, iov_len=0) for _ in range(2)])
+    hdr = k.mem.alloc_array([k.iovec(iov_base=NULL, iov_len=0) for _ in range(2)])
+    nvq = k.vhost_net_virtqueue(vq=k.vhost_virtqueue(iov=iov, private_data=sock), hdr=hdr)
+    k.handle_tx(nvq, guest)
+    assert not guest.used and peer.wire == b""  # -EAGAIN: discarded
+    assert (k.mem.elem(iov).iov_base, k.mem.elem(iov).iov_len) == (header + 10, 0)
+    assert (k.mem.elem(hdr).iov_base, k.mem.elem(hdr).iov_len) == (header, 10)
+    assert (k.mem.elem(iov + 1).iov_base, k.mem.elem(iov + 1).iov_len) == (data, 3)
+    k.handle_tx(nvq, guest)
+    assert guest.used and peer.datagrams == [b"abc"]
+
+
 def test_every_new_user_holds_on_a_plain_send_or_receive(v318):
     users = all_users()
     for name, protos in NEW_USERS.items():
@@ -296,6 +320,19 @@ def sctp_user_addto_chunk_forgets_offset(k, chunk, off, len, data):
     return k.memcpy_fromiovecend(target, data, 0, len)
 
 
+def move_iovec_hdr_forgets_base(k, from_, to, len, iov_count):
+    """move_iovec_hdr() that shortens the segment but leaves iov_base at the header."""
+    seg = 0
+    while len and seg < iov_count:
+        f, t = k.mem.elem(from_), k.mem.elem(to)
+        size = min(f.iov_len, len)
+        t.iov_base, t.iov_len = f.iov_base, size
+        f.iov_len -= size  # the defect: no "from->iov_base += size"
+        len -= size
+        from_, to, seg = from_ + 1, to + 1, seg + 1
+    return seg
+
+
 DEFECTS = [
     # (id, symbol, defect, user, protocol)
     ("svc send goes on after a short head", "svc_send_common", svc_send_common_goes_on_after_a_short_head,
@@ -314,6 +351,7 @@ DEFECTS = [
      "send_to_sock", "sctp"),
     ("sctp chunks forget their offset", "sctp_user_addto_chunk", sctp_user_addto_chunk_forgets_offset,
      "send_to_sock", "sctp"),
+    ("vhost header pop forgets iov_base", "move_iovec_hdr", move_iovec_hdr_forgets_base, "handle_tx", "tun"),
 ]
 
 
