@@ -5,8 +5,8 @@ One module for the send path through these files (split across them by the socke
 no other model module needs an association).
 
 Send: sctp_sendmsg() (net/sctp/socket.c:1589@3.18.9) refuses an empty message that is neither
-EOF nor ABORT (-EINVAL, :1679-1683) and a message longer than the send buffer (-EMSGSIZE,
-:1897-1900); when the association has no send-buffer space at all it waits in
+EOF nor ABORT (-EINVAL, :1686-1690) and a message longer than the send buffer (-EMSGSIZE,
+:1895-1898); when the association has no send-buffer space at all it waits in
 sctp_wait_for_sndbuf() (:1920-1924, :6919) until the whole message fits, failing with -EAGAIN
 (no timeout left), -EPIPE (``sk_err`` set or the association shutting down or dead) or a signal's
 errno. Then sctp_datamsg_from_user() (chunk.c) cuts the message into DATA chunks of at most

@@ -5,9 +5,9 @@ rxrpc_send_packet() (:338@3.18.9) sends one packet (``skb->head``, ``skb->len``:
 header and the data) with a one-element kvec on the stack and ``msg_flags = 0`` (blocking) by
 kernel_sendmsg() on the transport's UDP socket; -EMSGSIZE (the packet would have to be
 fragmented with DF set) sends it again with IP_MTU_DISCOVER turned off (``send_fragmentable``,
-:383-391). rxrpc_queue_packet() (:456) keeps the packet in the call's ACK window until the peer
+:376-391). rxrpc_queue_packet() (:456) keeps the packet in the call's ACK window until the peer
 acknowledges it; if the send fails it marks the packet ``need_resend`` and schedules an instant
-resend (:510-514), and the call processor sends it again whole. A datagram goes whole or not at
+resend (:511-515), and the call processor sends it again whole. A datagram goes whole or not at
 all, and the kvec is never reused.
 
 Simplified, and why no caller can tell: the packet is the checker's one kvec (the header that

@@ -182,7 +182,7 @@ def test_rxrpc_send_packet_is_one_blocking_datagram(v318):
 
 
 def test_sctp_sendmsg_is_all_or_nothing_and_leaves_the_kvec(v318):
-    """sctp_sendmsg() refuses an empty message (socket.c:1679-1683@3.18.9), waits for space only
+    """sctp_sendmsg() refuses an empty message (socket.c:1686-1690@3.18.9), waits for space only
     when there is none (:1920) and sends the message whole in DATA chunks read by offset
     (kernel-facts §3): the caller's kvec is not touched."""
     k, sock, peer = _boot(v318, "sctp", script=[(0, "ok")])
