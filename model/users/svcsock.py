@@ -5,7 +5,7 @@ is an xdr_buf (head kvec, page data, tail kvec) and goes out with one kernel_sen
 the head, one per page and one for the tail, with MSG_MORE while more follows; each call's count
 is checked against what it asked for and a short count ends the send. Over UDP svc_sendto()
 first corks the socket with sock_sendmsg(sock, &msg, 0) carrying MSG_MORE and an IP_PKTINFO
-control message (:250-261), so the pages join that one datagram. svc_tcp_sendto() (:1184) takes a
+control message (:249-262), so the pages join that one datagram. svc_tcp_sendto() (:1184) takes a
 count short of ``xdr->len`` as a failure: it marks the transport XPT_CLOSE and returns -EAGAIN;
 svc_udp_sendto() (:650) sends once more after -ECONNREFUSED (an ICMP error of an earlier
 request). Nothing is retried from where it stopped, and no kvec the caller owns is passed down.
