@@ -16,7 +16,9 @@ checksum offload (net/ipv4/tcp.c:1016-1019@3.18.9), udp_sendpage() when ip_appen
 sock_no_sendpage() is kmap + a one-element kvec kernel_sendmsg() (model/users/core_sock.py): that
 is the path modelled, over both protocols. The model's kernel_sendpage() dispatches to
 ``->sendpage`` only and inet's ops have none here, so svc_send_common() calls sock_no_sendpage()
-itself, as dlm's and the sendfile user's models do.
+itself, as dlm's and the sendfile user's models do. The model's UDP has no cork
+(model/proto/udp.py): the 0-byte corking send goes out as an empty datagram and each piece as a
+datagram of its own, which moves datagram boundaries only, never the bytes or the counts.
 
 Receive (svc_recvfrom() and svc_partial_recvfrom(), :317 and :343, as svc_tcp_recvfrom() :1082
 reads the body of a record): every call rebuilds ``rqstp->rq_vec`` from the request's pages with
