@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.errno import errname
-from model.in_h import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
+from model.in_h import IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP
 from model.kernel import DoesNotBuild, Kernel, KernelImage, Oops, OutOfBounds
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM
-from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX
+from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX, AF_UNSPEC
 from model.users import RECV, SEND, User
-from model.world import MAX_CALLS, UNLIMITED, WAIT_ENDINGS, WAIT_EOF, Chooser, Peer, Stalled, Window
+from model.world import MAX_CALLS, UNLIMITED, Chooser, Peer, Stalled, Window
 
 # checker name -> sock_create_kern() arguments
 PROTOCOLS: dict[str, tuple[int, int, int]] = {
@@ -42,6 +42,8 @@ PROTOCOLS: dict[str, tuple[int, int, int]] = {
     "netlink": (AF_NETLINK, SOCK_RAW, 0),
     "packet": (AF_PACKET, SOCK_PACKET, 0),
     "l2cap": (AF_BLUETOOTH, SOCK_SEQPACKET, 0),
+    "sctp": (AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP),
+    "tun": (AF_UNSPEC, SOCK_RAW, 0),  # stands for open("/dev/net/tun") + TUNSETIFF (model/proto/tun.py)
 }
 
 ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -98,7 +100,7 @@ class CellInput:
             raise ValueError(f"segs has {len(segs)} kvecs; at most {MAX_INPUT_SEGS}")
         if not isinstance(script, list) or len(script) > MAX_CALLS:
             raise ValueError(f"script must be a list of at most {MAX_CALLS} [room, ending] windows; got {script!r}")
-        endings = tuple(t for t in WAIT_ENDINGS if not (user.direction == SEND and t == WAIT_EOF))
+        endings = user.wait_endings()
         for w in script:
             if (not isinstance(w, list) or len(w) != 2 or not _is_count(w[0], UNLIMITED)
                     or w[1] not in endings):

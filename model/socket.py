@@ -9,10 +9,10 @@ path and the LSM hook (which allows everything here) are left out: no caller can
 from __future__ import annotations
 
 from model.errno import EINVAL
-from model.in_h import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
+from model.in_h import IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP
 from model.kernel import Ptr
 from model.net_h import SOCK_DGRAM, SOCK_PACKET, SOCK_RAW, SOCK_SEQPACKET, SOCK_STREAM, socket
-from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX, msghdr
+from model.socket_h import AF_BLUETOOTH, AF_INET, AF_NETLINK, AF_PACKET, AF_UNIX, AF_UNSPEC, msghdr
 from model.uaccess import KERNEL_DS
 from model.world import Peer
 
@@ -22,11 +22,13 @@ _PROTOSW = {
     (AF_INET, SOCK_STREAM, IPPROTO_TCP): ("inet_stream_ops", "tcp_prot"),
     (AF_INET, SOCK_DGRAM, IPPROTO_UDP): ("inet_dgram_ops", "udp_prot"),
     (AF_INET, SOCK_DGRAM, IPPROTO_ICMP): ("inet_dgram_ops", "ping_prot"),
+    (AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP): ("inet_seqpacket_ops", "sctp_prot"),
     (AF_UNIX, SOCK_STREAM, 0): ("unix_stream_ops", "unix_proto"),
     (AF_NETLINK, SOCK_RAW, 0): ("netlink_ops", "netlink_proto"),
     (AF_PACKET, SOCK_PACKET, 0): ("packet_ops_spkt", "packet_proto"),
     (AF_PACKET, SOCK_RAW, 0): ("packet_ops", "packet_proto"),
     (AF_BLUETOOTH, SOCK_SEQPACKET, 0): ("l2cap_sock_ops", "l2cap_proto"),
+    (AF_UNSPEC, SOCK_RAW, 0): ("tun_socket_ops", "tun_proto"),  # /dev/net/tun (model/proto/tun.py)
 }
 
 

@@ -35,6 +35,7 @@ class msghdr:
     msg_controllen: int = 0
     msg_flags: int = 0
 
+AF_UNSPEC = 0
 AF_UNIX = 1
 AF_INET = 2
 AF_NETLINK = 16

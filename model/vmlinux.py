@@ -40,6 +40,8 @@ PROTO_MODULES = (
     "model.proto.af_packet",
     "model.proto.ping",
     "model.proto.l2cap",
+    "model.proto.sctp",
+    "model.proto.tun",
 )
 
 USER_MODULES = (
@@ -60,6 +62,12 @@ USER_MODULES = (
     "model.users.tipc_server",
     "model.users.usbip",
     "model.users.core_sock",
+    "model.users.svcsock",
+    "model.users.bnep_core",
+    "model.users.hidp_core",
+    "model.users.cmtp_core",
+    "model.users.rxrpc_ar_output",
+    "model.users.vhost_net",
 )
 
 

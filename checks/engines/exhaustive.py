@@ -31,16 +31,16 @@ from checks.harness import CellInput, run_cell
 from checks.profiles import Bounds
 from checks.verdicts import EngineRun, Status
 from model.kernel import KernelImage
-from model.users import SEND, User
-from model.world import WAIT_ENDINGS, WAIT_EOF, WAIT_OK
+from model.users import User
+from model.world import WAIT_OK
 
 ENGINE = "exhaustive"
 ROOM, ENDING = "room", "ending"  # the two kinds of choice point
 
 
 def wait_endings(user: User) -> tuple[str, ...]:
-    """How a wait can end for this user's direction (a send never sees EOF); ``ok`` first."""
-    return tuple(t for t in WAIT_ENDINGS if not (user.direction == SEND and t == WAIT_EOF))
+    """How a wait can end for this user (``User.wait_endings``); ``ok`` first."""
+    return user.wait_endings()
 
 
 def segment_shapes(bounds: Bounds, user: User) -> Iterator[tuple[int, ...]]:

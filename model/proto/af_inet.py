@@ -22,3 +22,6 @@ def inet_recvmsg(k, iocb, sock: socket, msg: msghdr, size: int, flags: int) -> i
 # ->sendpage (inet_sendpage -> tcp_sendpage) is not modelled: no modelled user sends pages.
 inet_stream_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg")
 inet_dgram_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg")
+# SCTP's SOCK_SEQPACKET sockets (net/sctp/protocol.c sctp_seqpacket_protosw); its ->sendpage,
+# inet_sendpage(), falls back to sock_no_sendpage() since sctp_prot has no ->sendpage
+inet_seqpacket_ops = proto_ops(family=AF_INET, sendmsg="inet_sendmsg", recvmsg="inet_recvmsg")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from model.world import WAIT_ENDINGS, WAIT_EOF, WAIT_SIGNAL
+
 SEND = "send"
 RECV = "recv"
 
@@ -31,6 +33,14 @@ class User:
     modes: tuple[str, ...] = ("default",)
     max_segs: int | None = None  # a single-buffer caller passes one segment
     note: str = ""
+    signals: bool = True  # can a signal be pending in the task that runs it? (a kthread that never
+    #                       calls allow_signal() has none: no wait of its ends in ``signal``)
+
+    def wait_endings(self) -> tuple[str, ...]:
+        """How a wait of this user's can end (model/world.py), ``ok`` first: a send never sees EOF,
+        a task that takes no signal never sees one."""
+        return tuple(t for t in WAIT_ENDINGS if not (self.direction == SEND and t == WAIT_EOF)
+                     and not (not self.signals and t == WAIT_SIGNAL))
 
     def __post_init__(self) -> None:
         if self.direction not in (SEND, RECV):

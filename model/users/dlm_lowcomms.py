@@ -1,4 +1,5 @@
-"""fs/dlm/lowcomms.c (v3.18): send_to_sock(), the DLM's TCP writequeue send.
+"""fs/dlm/lowcomms.c (v3.18): send_to_sock() and sctp_init_assoc(), the DLM's writequeue send over
+TCP and SCTP.
 
 Outgoing DLM messages sit in writequeue entries (a page, ``offset``, ``len``). send_to_sock()
 sends the head entry's ``len`` bytes from ``offset`` with MSG_DONTWAIT | MSG_NOSIGNAL through
@@ -9,11 +10,21 @@ by what went out and frees the entry when it is empty. -EAGAIN or 0 ends the pas
 write_space callback queues it again); any other error closes the connection, which
 lowcomms_connect_sock() reopens. A fresh kvec per call: indifferent to the protocol.
 
-Not modelled: SCTP. sctp_init_assoc() sends the first writequeue block with a one-element kvec
-kernel_sendmsg() and advances ``e->offset`` inline, but only over an SCTP one-to-many socket
-with an SCTP_SNDRCV cmsg; the EOF control message there is kernel_sendmsg(..., NULL, 0, 0).
-Neither is transcribed: no modelled protocol is SCTP. The TCP path with NETIF_F_SG
-(do_tcp_sendpages) never reaches kernel_sendmsg() and is not modelled either.
+SCTP (fs/dlm/lowcomms.c:1065-1151@3.18.9): lowcomms_connect_sock() on a connection without an
+association runs sctp_init_assoc(), which sends the first writequeue block on the one-to-many
+base socket (nodeid 0) with a one-element kvec kernel_sendmsg(), MSG_EOR, the peer's address and
+an SCTP_SNDRCV cmsg (which creates the association), then advances the entry with
+writequeue_entry_complete(e, ret); a failure clears CF_INIT_PENDING to "try again later". When
+the association comes up, process_sctp_notification() peels it off into the connection's own
+socket (:723-752) and queues send_to_sock(), which sends the rest as over TCP: SCTP has no
+->sendpage, so inet_sendpage() falls back to sock_no_sendpage(). SCTP delivers a message whole or
+not at all. The same in the 3.19.8, 4.0.5 and 4.1.6 trees (lowcomms.c is unchanged).
+Simplified (SCTP): the base socket and the peeled-off one are the checker's one socket (its
+association is the one to the world's peer); the address and the cmsg are comments (the model's
+SCTP socket has one association); a lost association ends the run (-EPIPE), where dlm would
+start a new one that this socket does not see. sctp_send_shutdown()'s EOF message
+(kernel_sendmsg(..., NULL, 0, 0)) carries no data and is not modelled. The TCP path with
+NETIF_F_SG (do_tcp_sendpages) never reaches kernel_sendmsg() and is not modelled either.
 
 Simplified: each kvec of the caller is one writequeue entry with ``users == 0`` (committed);
 close_connection() is reduced to dropping ``con->sock``; locks, cond_resched() and the
@@ -29,7 +40,7 @@ from dataclasses import dataclass, field
 
 from model.errno import EAGAIN, EPIPE
 from model.kernel import Oops, Ptr
-from model.socket_h import MSG_DONTWAIT, MSG_NOSIGNAL
+from model.socket_h import MSG_DONTWAIT, MSG_EOR, MSG_NOSIGNAL
 from model.users import SEND, User
 
 _MAX_SEND_MSG_COUNT = 25  # #define MAX_SEND_MSG_COUNT 25 (file-local; tipc's server.c has its own)
@@ -50,6 +61,8 @@ class connection:
     sock: object  # struct socket *
     nodeid: int = 0
     writequeue: list = field(default_factory=list)  # struct list_head writequeue
+    sctp_assoc: int = 0
+    init_pending: bool = False  # test_bit(CF_INIT_PENDING, &con->flags)
 
 
 def free_entry(k, e: writequeue_entry) -> None:
@@ -129,6 +142,55 @@ def send_to_sock(k, con: connection) -> None:
     # out: mutex_unlock(&con->sock_mutex);
 
 
+def sctp_init_assoc(k, con: connection) -> None:
+    """Send the first block off the write queue on the base socket: SCTP has no connecting
+    without sending."""
+    # mutex_lock(&con->sock_mutex);
+    if con.init_pending:  # test_and_set_bit(CF_INIT_PENDING, &con->flags)
+        return
+    con.init_pending = True
+
+    # nodeid_to_addr(con->nodeid, NULL, (struct sockaddr *)&rem_addr, con->try_new_addr): found
+    base_con = con  # nodeid2con(0, 0): the base socket is the checker's socket (docstring)
+
+    outmessage = k.msghdr()
+    # outmessage.msg_name = &rem_addr; .msg_namelen = addrlen; .msg_control = outcmsg;
+    outmessage.msg_flags = MSG_EOR
+
+    # spin_lock(&con->writequeue_lock);
+    if not con.writequeue:
+        # log_print("writequeue empty for nodeid %d", con->nodeid);
+        return
+
+    e = con.writequeue[0]
+    len = e.len
+    offset = e.offset
+
+    # Send the first block off the write queue
+    iov = k.mem.alloc_array([k.kvec(iov_base=e.page + offset, iov_len=len)], name="sctp_init_assoc iov")
+    # spin_unlock(&con->writequeue_lock);
+
+    # cmsg: IPPROTO_SCTP/SCTP_SNDRCV, sinfo_ppid = cpu_to_le32(con->nodeid), SCTP_ADDR_OVER
+    ret = k.kernel_sendmsg(base_con.sock, outmessage, iov, 1, len)
+    if ret < 0:
+        # log_print("Send first packet to node %d failed: %d", con->nodeid, ret);
+        # Try again later
+        # clear_bit(CF_CONNECT_PENDING, &con->flags);
+        con.init_pending = False
+    else:
+        # spin_lock(&con->writequeue_lock);
+        k.writequeue_entry_complete(e, ret)
+        # spin_unlock(&con->writequeue_lock);
+    # unlock: mutex_unlock(&con->sock_mutex);
+
+
+def _sctp_assoc_up(con: connection) -> None:
+    """process_sctp_notification(), SCTP_COMM_UP: the association is peeled off into the
+    connection's socket (the same socket here) and send_to_sock() is queued."""
+    con.sctp_assoc = 1  # new_con->sctp_assoc = sn->sn_assoc_change.sac_assoc_id;
+    con.init_pending = False  # clear_bit(CF_INIT_PENDING, &new_con->flags);
+
+
 def _process_send_sockets(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str) -> int:
     """process_send_sockets() (the dlm_send workqueue) runs send_to_sock() whenever the socket's
     write_space callback or a new commit queues the work, until the writequeue is empty. Each
@@ -141,6 +203,16 @@ def _process_send_sockets(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str
         if seg.iov_len:
             con.writequeue.append(k.writequeue_entry(page=seg.iov_base, offset=0, len=seg.iov_len,
                                                      end=seg.iov_len, users=0, con=con))
+    if sock.sk.sk_prot.name == "SCTP":
+        # lowcomms_connect_sock(con) -> con->connect_action = sctp_init_assoc, until it went
+        while con.writequeue and not con.sctp_assoc:
+            first = con.writequeue[0]
+            sent_before = first.offset
+            k.sctp_init_assoc(con)
+            if first.offset != sent_before:  # the first block went: the association comes up
+                _sctp_assoc_up(con)
+            elif sock.sk.sk_shutdown:
+                return -EPIPE  # the association is lost: dlm starts another (docstring)
     while con.writequeue:
         if con.sock is None:
             return -EPIPE  # close_connection(): the rest goes out on another connection
@@ -149,6 +221,6 @@ def _process_send_sockets(k, sock, vec: Ptr, nr_segs: int, total: int, mode: str
 
 
 USERS = (
-    User("send_to_sock", "fs/dlm/lowcomms.c", SEND, ("tcp",), _process_send_sockets,
-         note="writequeue_entry_complete() advances e->offset; kvec via sock_no_sendpage; SCTP not modelled"),
+    User("send_to_sock", "fs/dlm/lowcomms.c", SEND, ("tcp", "sctp"), _process_send_sockets,
+         note="writequeue_entry_complete() advances e->offset; kvec via sock_no_sendpage; SCTP: sctp_init_assoc first"),
 )

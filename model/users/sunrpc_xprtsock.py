@@ -43,6 +43,8 @@ class xdr_buf:
     head: Ptr  # struct kvec head[1]: here a pointer to the one kvec
     tail: Ptr  # struct kvec tail[1]
     page_len: int = 0  # length of page data (none in the model)
+    pages: Ptr = NULL  # struct page **pages (used by model/users/svcsock.py)
+    page_base: int = 0  # start of page data
     len: int = 0  # length of XDR encoded message
 
 

@@ -71,3 +71,32 @@ def kernel_sendmsg(k, sock: socket, msg: msghdr, vec: Ptr, num: int, size: int) 
     """Send from kernel memory: ``vec`` is a ``struct kvec *`` array of ``num`` entries."""
     k.iov_iter_kvec(msg.msg_iter, WRITE | ITER_KVEC, vec, num, size)
     return k.sock_sendmsg(sock, msg)
+
+
+# --- users converted by this patch, modelled with issue 11 --------------------
+# sock_sendmsg()'s other callers change in the same patch, or the tree does not build.
+
+from model.in_h import IPPROTO_UDP as _IPPROTO_UDP  # noqa: E402
+from model.socket_h import MSG_MORE as _MSG_MORE  # noqa: E402
+from model.users.svcsock import _PAGE_SIZE  # noqa: E402
+
+
+def svc_sendto(k, rqstp, xdr) -> int:
+    """net/sunrpc/svcsock.c:234@4.1.6: the UDP cork is sock_sendmsg(sock, &msg) (:260@4.1.6);
+    the rest is as in 3.18 (msg_iter is left zeroed: the cork carries no data)."""
+    svsk = rqstp.rq_xprt
+    sock = svsk.sk_sock
+    len = 0
+
+    if rqstp.rq_prot == _IPPROTO_UDP:
+        msg = k.msghdr()
+        msg.msg_flags = _MSG_MORE
+        if k.sock_sendmsg(sock, msg) < 0:
+            return len
+
+    tail = k.mem.elem(xdr.tail)
+    tailoff = tail.iov_base.off & (_PAGE_SIZE - 1)
+    headoff = 0
+    len = k.svc_send_common(sock, xdr, rqstp.rq_respages[0], headoff,
+                            Ptr(tail.iov_base.region, tail.iov_base.off - tailoff), tailoff)
+    return len
