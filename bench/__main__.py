@@ -56,10 +56,16 @@ def run_verify(cache: Path, *args: str, json_out: Path | None = None) -> dict:
 
 
 def engine_rates(doc: dict) -> dict[str, tuple[int, float]]:
-    """Per engine: inputs run (executions, examples, iterations) and seconds, over computed cells."""
+    """Per engine: inputs run (executions, examples, iterations) and seconds, over computed cells
+    (a verdict shared by several cells of the run is counted once)."""
     rates: dict[str, tuple[int, float]] = {}
+    seen = set()
     for s in doc["series"]:
         for c in s["cells"]:
+            runs = json.dumps(c.get("engines", ()), sort_keys=True)
+            if runs in seen:
+                continue
+            seen.add(runs)
             for e in c.get("engines", ()):
                 n, t = rates.get(e["engine"], (0, 0.0))
                 rates[e["engine"]] = (n + e["explored"], t + e["seconds"])

@@ -131,6 +131,8 @@ def _sequence(task, image, user, profile, verdict, engines: list[EngineRun]) -> 
         engines.append(ch)
         if ch.status == Status.BROKEN:
             return _broken(task, image, user, ch, verdict, engines)
+        if ch.status == Status.UNKNOWN and ch.detail.startswith("timeout"):  # a run beyond the bounds hangs
+            return verdict(Status.UNKNOWN, f"crosshair: {ch.detail}", engines)
         evidence += f"; crosshair ({profile.crosshair.describe()}): {ch.status.name} {ch.detail}"
     return verdict(Status.CONFIRMED, evidence, engines)
 

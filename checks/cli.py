@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("series")
     o.add_argument("--order", help="a proposed order (s01,s04,s02,...); default: the series' own")
     o.add_argument("--search", action="store_true", help="find an order in which no prefix regresses a cell")
+    o.add_argument("--max-states", type=int, default=64,
+                   help="kernel states the constraint review may evaluate for every safe order (default 64)")
+    o.add_argument("--json", metavar="FILE", help="write the result and the constraints as JSON ('-' for stdout)")
+    o.add_argument("--markdown", metavar="FILE", help="write the result and the constraints as Markdown ('-': stdout)")
     _profile_args(o)
     o.set_defaults(func=cmd_order)
 
@@ -168,6 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list the series, users and protocols")
     lst.set_defaults(func=cmd_list)
+
+    nw = sub.add_parser("new", help="start a series: series.toml with the base's known breaks, a first step")
+    nw.add_argument("series", help="a name (created under series/) or a path")
+    nw.add_argument("--base", default="v3.18", help="the series to build on (default v3.18)")
+    nw.set_defaults(func=cmd_new)
+
+    us = sub.add_parser("users", help="what a user's cell enters, its kernel file, protocols, reached definitions")
+    us.add_argument("user", nargs="*", help="user names (default: all)")
+    us.add_argument("--series", help="show the definitions reached in this series (default: the base kernel)")
+    us.add_argument("--step", help="at this step of --series (default: its last)")
+    us.set_defaults(func=cmd_users)
+
+    dc = sub.add_parser("docs", help="print the series format reference (docs/series-format.md)")
+    dc.add_argument("--write", action="store_true", help="write it to docs/series-format.md")
+    dc.set_defaults(func=cmd_docs)
     from checks.gitrange import add_parsers  # verify --git/--range/--git-head, and upstream
 
     add_parsers(sub)
@@ -319,6 +338,32 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
+def cmd_new(args) -> int:
+    from checks.scaffold import new_series
+
+    manifest, step = new_series(args.series, args.base)
+    print(f"created {manifest} and {step}")
+    print(f"next: write the patch into {step.name}, then: seriescheck verify {args.series} --profile smoke")
+    return EXIT_OK
+
+
+def cmd_users(args) -> int:
+    from checks.scaffold import users_report
+
+    print(users_report(args.user, args.series, args.step))
+    return EXIT_OK
+
+
+def cmd_docs(args) -> int:
+    from checks import docs
+
+    if args.write:
+        print(f"wrote {docs.write()}")
+    else:
+        print(docs.render(), end="")
+    return EXIT_OK
+
+
 def cmd_relies(args) -> int:
     from checks.cell import all_users
     from checks.relies import relies_table, render
@@ -418,40 +463,13 @@ def cmd_impact(args) -> int:
 
 
 def cmd_order(args) -> int:
-    from checks.order import Evaluator, certificate, check_order, parse_order, search_order, short, split_advice
+    from checks.order import run_command
 
-    profile = get_profile(args.profile, crosshair=False if args.no_crosshair else None)
-    series = load_series(args.series)
-    compose(series)
-    cache = _cache(args)
-    ev = Evaluator(series, profile, cache, args.jobs)
-    if args.search:
-        result = search_order(ev)
-        if result.found:
-            _print_stats(result.stats, cache)
-            print(f"safe order: {','.join(short(s) for s in result.found)}")
-            return EXIT_OK
-        print(f"no order of series {series.name} keeps every prefix regression-free")
-        cert, breaks = certificate(ev)
-        if cert:
-            print(f"certificate: no order of {{{', '.join(short(s) for s in cert)}}} is safe:")
-            for b in breaks:
-                print("  " + b.describe().replace("\n", "\n  "))
-            for sid in cert:
-                print(f"  advice: {split_advice(series.step(sid))}")
-        _print_stats(ev.stats, cache)
-        return EXIT_CONTRADICTS
-    order = parse_order(series, args.order) if args.order else tuple(s.id for s in series.steps[1:])
-    result = check_order(ev, order)
-    _print_stats(result.stats, cache)
-    if result.safe:
-        print(f"order {','.join(short(s) for s in order)} is safe: no prefix regresses a cell")
-        return EXIT_OK
-    print(f"order {','.join(short(s) for s in order)} is UNSAFE; first unsafe prefix:")
-    print("  " + result.first_break.describe().replace("\n", "\n  "))
-    return EXIT_CONTRADICTS
-
-
-def _print_stats(stats, cache) -> None:
-    print(f"[{stats.states} prefixes evaluated; cells: {stats.cells_naive} naive, "
-          f"{stats.cells_computed} computed, {stats.cells_reused} reused]")
+    if args.max_states < 1:
+        raise BadInput(f"--max-states must be at least 1, got {args.max_states}")
+    _check_outputs(args)
+    if args.markdown not in (None, "-"):
+        _writable("--markdown", args.markdown)
+    if args.json == "-" and args.markdown == "-":
+        raise BadInput("--json - and --markdown - would both write to stdout; give one a file")
+    return run_command(args, get_profile(args.profile, crosshair=False if args.no_crosshair else None), _cache(args))

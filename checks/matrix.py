@@ -171,7 +171,7 @@ PROGRESS_TICK = 5.0
 
 
 def _compute(todo: dict[str, CellTask], profile: Profile, jobs: int, progress):
-    """Yield (key, verdict) for each task as it completes; the slowest-looking cells start first."""
+    """Yield (key, verdict) for each task as it completes, on ``jobs`` worker processes."""
     if not todo:
         return
     if jobs == 1 or len(todo) == 1:

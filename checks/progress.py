@@ -2,8 +2,8 @@
 an estimate of the time left.
 
 On a terminal it is one live line (rich), gone when the run ends. Anywhere else (a CI log, a pipe)
-it is a plain line at most every ``LOG_EVERY`` seconds while cells are computing, and at least
-one every ``LOG_EVERY`` seconds of work, so a log is never silent for minutes. Lines go to the
+it is a plain line every ``LOG_EVERY`` seconds of work, and one when the work ends if any was
+written, so a log is never silent for minutes (and a run of a few seconds writes none). Lines go to the
 given file (stderr by default), never to stdout, where the report and ``--json -`` go.
 
 The matrix calls ``plan(cells, to_compute)`` once it knows what the cache holds, ``done(...)``
@@ -12,13 +12,14 @@ for each computed cell, and ``tick()`` when nothing finished for a while.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
 
 from checks.verdicts import CellVerdict
 
-LOG_EVERY = 10.0  # seconds between two log lines
+LOG_EVERY = float(os.environ.get("SERIESCHECK_PROGRESS_EVERY", 10.0))  # seconds between two log lines
 
 
 def _short(step: str) -> str:
@@ -46,6 +47,7 @@ class Progress:
         self.total = 0  # distinct cells to compute
         self.done = 0
         self.last = ""
+        self.lines = 0  # log lines written
         self._start = self._logged = clock()
         self._bar = None
 
@@ -59,8 +61,6 @@ class Progress:
         self._start = self._logged = self.clock()
         if self.live:
             self._start_bar()
-        else:
-            self._log()
 
     def __call__(self, verdict: CellVerdict, series: str = "") -> None:
         self.done += 1
@@ -68,7 +68,7 @@ class Progress:
         self.last = f"{where}{_short(verdict.step)} {verdict.user}/{verdict.protocol} {verdict.status.name}"
         if self._bar is not None:
             self._bar.update(self._task, completed=self.done, total=self.total, last=self.last)
-        elif not self.live and (self.clock() - self._logged >= LOG_EVERY or self.done == self.total):
+        elif not self.live and (self.clock() - self._logged >= LOG_EVERY or (self.done == self.total and self.lines)):
             self._log()
 
     def tick(self) -> None:
@@ -94,6 +94,7 @@ class Progress:
                 f"{self.cells} cells in all), {eta}{last}")
 
     def _log(self) -> None:
+        self.lines += 1
         self._logged = self.clock()
         print(self.line(), file=self.file, flush=True)
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
 import inspect
+import weakref
 from dataclasses import dataclass, field
-from types import FunctionType, MethodType, ModuleType
+from types import FunctionType, ModuleType
 
 from model.world import Stalled
 
@@ -289,40 +289,55 @@ class Kernel:
     ``k.kernel_sendmsg(sock, msg, vec, num, size)`` calls the current definition of
     ``kernel_sendmsg`` with ``k`` as its first argument; ``k.msghdr(...)`` builds the current
     ``struct msghdr``; ``k.ITER_KVEC`` reads a constant.
+
+    The symbols are the attributes of a class made once per image (``linked_class``), so a boot
+    resolves nothing and a call is an ordinary method call, plus the fuel it burns.
     """
+
+    def __new__(cls, image: KernelImage, world: object = None):
+        return object.__new__(linked_class(image))
 
     def __init__(self, image: KernelImage, world: object = None):
         self.image = image
         self.mem = Memory()
         self.addr_limit = "USER_DS"  # current_thread_info()->addr_limit
         self.world = world
-        # one unit of fuel per call through the linker, StopIteration when none is left: a C-level
-        # counter, so the wrapper below costs a few hundred nanoseconds a call, not a Python counter's more
+        # the fuel: one unit per call through the linker, StopIteration when none is left (``fueled``)
         self._burn = iter(range(FUEL)).__next__
 
     def __getattr__(self, name: str):
-        # Only reached for names that are not state attributes: resolve through the image once.
-        d = self.image.lookup(name)
-        value = self._fueled(d.obj) if isinstance(d.obj, FunctionType) else d.obj
-        self.__dict__[name] = value
-        return value
-
-    def _fueled(self, fn: FunctionType):
-        """``fn`` bound to this kernel, burning one unit of fuel per call."""
-        return MethodType(_fueled_function(fn), self)
+        # Only reached for a name the image does not define: "undefined reference".
+        self.image.lookup(name)
+        raise AttributeError(name)
 
 
-@functools.cache
-def _fueled_function(fn: FunctionType) -> FunctionType:
-    """``fn`` with a unit of the kernel's fuel burnt first: made once per definition, bound per boot
-    (a C-level bound method), so a boot pays no closure per symbol and a call one extra frame. The
-    wrapper takes ``fn``'s own parameters (no ``*args`` packing: a third of the wrapper's cost)."""
+_LINKED: dict[int, type] = {}
+
+
+def linked_class(image: KernelImage) -> type:
+    """The ``Kernel`` subclass whose attributes are ``image``'s symbols: functions wrapped to burn
+    fuel (``fueled``), structs and constants as they are. Made once per image, dropped with it."""
+    cls = _LINKED.get(id(image))
+    if cls is None:
+        attrs = {name: fueled(d.obj) if isinstance(d.obj, FunctionType) else d.obj
+                 for name, d in image.definitions.items()}
+        cls = _LINKED[id(image)] = type(f"Kernel[{image.name}]", (Kernel,), attrs)
+        weakref.finalize(image, _LINKED.pop, id(image), None)
+    return cls
+
+
+def fueled(fn: FunctionType):
+    """``fn`` as a method of a linked kernel, burning one unit of the running kernel's fuel per call.
+
+    The wrapper takes ``fn``'s own parameters and passes them on as they came (no ``*args``
+    packing), and the fuel is a C-level counter (``Kernel._burn``): together a third of what a
+    generic wrapper with a Python counter costs."""
     params = list(inspect.signature(fn).parameters.values())[1:]
-    text, defaults = _forwarding(params)
+    (taken, passed), defaults = _forwarding(params)
     namespace = {"_fn": fn, "_defaults": defaults, "_out": _out_of_fuel}
-    exec(f"def call(__k{text[0]}):\n"  # noqa: S102 - the wrapper's source is built from a signature only
+    exec(f"def call(__k{taken}):\n"  # noqa: S102 - built from the signature alone, never from input
          f"    try:\n        __k._burn()\n    except StopIteration:\n        _out(_fn)\n"
-         f"    return _fn(__k{text[1]})\n", namespace)
+         f"    return _fn(__k{passed})\n", namespace)
     call = namespace["call"]
     call.__name__ = call.__qualname__ = fn.__name__
     call.__wrapped__ = fn
@@ -330,16 +345,13 @@ def _fueled_function(fn: FunctionType) -> FunctionType:
 
 
 def _forwarding(params: list[inspect.Parameter]) -> tuple[tuple[str, str], list]:
-    """The parameter list of a wrapper and the arguments it passes on, for ``params``."""
+    """A wrapper's parameter list and the arguments it passes on, for ``params`` (with defaults)."""
     taken, passed, defaults = [], [], []
     for p in params:
-        if p.kind == p.VAR_POSITIONAL:
-            taken.append(f"*{p.name}")
-            passed.append(f"*{p.name}")
-            continue
-        if p.kind == p.VAR_KEYWORD:
-            taken.append(f"**{p.name}")
-            passed.append(f"**{p.name}")
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            stars = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            taken.append(f"{stars}{p.name}")
+            passed.append(f"{stars}{p.name}")
             continue
         if p.kind == p.KEYWORD_ONLY and not any(t.startswith("*") for t in taken):
             taken.append("*")

@@ -232,17 +232,24 @@ class _Seen:
                 and self.nr_segs == self.segs_left and self.untouched())
 
 
+_CONTRACT_IMAGE = None
+
+
 def _contract_kernel():
     """A kernel of just the user-copy routines the primitives call, under KERNEL_DS as
     kernel_sendmsg runs them. Not ``base_image()``: CrossHair bypasses ``functools.cache``, so
-    the whole kernel would be linked again on every path. Imported here: no import cycle."""
+    the whole kernel would be linked again on every path; this image is linked once, on first use
+    (a module global, which CrossHair leaves alone). Imported here: no import cycle."""
     from model import uaccess
     from model.kernel import Definition, Kernel, KernelImage
 
-    fns = (uaccess.get_fs, uaccess.access_ok, uaccess.__copy_from_user, uaccess.__copy_to_user,
-           uaccess.copy_from_user, uaccess.copy_to_user)
-    k = Kernel(KernelImage("v3.18 (contract)", {f.__name__: Definition(f.__name__, f, "v3.18", "", "", 0)
-                                                for f in fns}))
+    global _CONTRACT_IMAGE
+    if _CONTRACT_IMAGE is None:
+        fns = (uaccess.get_fs, uaccess.access_ok, uaccess.__copy_from_user, uaccess.__copy_to_user,
+               uaccess.copy_from_user, uaccess.copy_to_user)
+        _CONTRACT_IMAGE = KernelImage("v3.18 (contract)", {f.__name__: Definition(f.__name__, f, "v3.18", "", "", 0)
+                                                           for f in fns})
+    k = Kernel(_CONTRACT_IMAGE)
     k.addr_limit = uaccess.KERNEL_DS
     return k
 

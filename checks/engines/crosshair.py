@@ -115,6 +115,10 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
     except Exception as e:  # CrossHair failed; the model's own exceptions never get here
         return run(Status.UNKNOWN, f"crosshair raised {type(e).__name__}: {e}")
     solver_seconds = round(time.perf_counter() - t0, 3)
+    hung = probe.unfinished or probe.running
+    if hung is not None:
+        return run(Status.UNKNOWN, f"timeout: the run on {hung.describe()} did not return within the "
+                   f"{profile.crosshair_per_path_timeout:g} s per-path timeout (a loop that never ends?)")
     if not checkables:
         return run(Status.UNKNOWN, "no contract found: CrossHair read no conditions from cell_contract's docstring")
     worst = worst_message(messages)

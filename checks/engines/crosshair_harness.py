@@ -115,9 +115,12 @@ class Cell:
 
 @dataclass
 class Probe:
-    """What the analysed function saw: how many times its body ran (zero: nothing was explored)."""
+    """What the analysed function saw: how many times its body ran (zero: nothing was explored), and
+    an input whose run never returned (CrossHair abandons a path at its per-path timeout)."""
 
     runs: int = 0
+    running: CellInput | None = None  # the input being run; left set if its run never returned
+    unfinished: CellInput | None = None
 
 
 def _decide(x: int, lo: int, hi: int) -> int:
@@ -158,6 +161,11 @@ def contract_for(cell: Cell, probe: Probe) -> Callable[[list[int], list[int], in
             _decide(mode, 0, len(cell.modes) - 1),
         )
         with NoTracing():  # concrete from here on: see the module docstring
-            return run_cell(cell.image, cell.user, cell.proto, inp, cell.sabotage)
+            if probe.running is not None:  # the previous run never returned
+                probe.unfinished = probe.unfinished or probe.running
+            probe.running = inp
+            obs = run_cell(cell.image, cell.user, cell.proto, inp, cell.sabotage)
+            probe.running = None
+            return obs
 
     return cell_contract

@@ -24,7 +24,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from checks.engines.ceiling import SearchTimeout, ceiling
 from checks.harness import CellInput, run_cell
@@ -162,7 +162,3 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, sabotage:
     if explored == 0:
         return run(Status.UNKNOWN, "no input within the bounds")
     return run(Status.CONFIRMED, f"all {explored} executions within bounds hold")
-
-
-def with_engine(run: EngineRun, engine: str) -> EngineRun:
-    return replace(run, engine=engine)

@@ -61,15 +61,6 @@ set_hypothesis_home_dir(cache_dir() / "hypothesis")
 
 BACKENDS = {"hypothesis": "hypothesis", "crosshair": "hypothesis-crosshair"}  # backend -> engine name
 
-# Budgets (examples per cell) and the seed, until checks/profiles.py carries them
-# (``hypothesis_max_examples``, ``hypothesis_crosshair_max_examples``, ``hypothesis_seed``): a
-# profile field of that name wins. Measured on this model (2 cores, bench/detection.py): plain
-# Hypothesis runs about 1000 examples/s of a cell, the CrossHair backend 20-30/s, so the quick
-# budgets cost about what CrossHair's 1 s does on a cell that holds.
-MAX_EXAMPLES = {"quick": 1000, "thorough": 10_000, "smoke": 50}
-CROSSHAIR_MAX_EXAMPLES = {"quick": 100, "thorough": 1000, "smoke": 10}
-DEFAULT_MAX_EXAMPLES = 1000
-DEFAULT_CROSSHAIR_MAX_EXAMPLES = 100
 SEED = 20141120  # the date of the mail; any fixed value does
 
 
@@ -94,15 +85,12 @@ class _Broken(Exception):
 
 
 def budget(profile: Profile, backend: str) -> int:
-    """The example budget for ``backend`` under ``profile`` (a profile field wins, see above)."""
-    if backend == "crosshair":
-        return int(getattr(profile, "hypothesis_crosshair_max_examples",
-                           CROSSHAIR_MAX_EXAMPLES.get(profile.name, DEFAULT_CROSSHAIR_MAX_EXAMPLES)))
-    return int(getattr(profile, "hypothesis_max_examples", MAX_EXAMPLES.get(profile.name, DEFAULT_MAX_EXAMPLES)))
+    """The example budget for ``backend`` under ``profile`` (checks/profiles.py sets both)."""
+    return profile.hypothesis_crosshair_max_examples if backend == "crosshair" else profile.hypothesis_max_examples
 
 
 def profile_seed(profile: Profile) -> int:
-    return int(getattr(profile, "hypothesis_seed", SEED))
+    return profile.hypothesis_seed
 
 
 def _settings(backend: str, max_examples: int) -> settings:

@@ -18,7 +18,8 @@ How the world decides (model/world.py): ``sk.room`` is the send-buffer space lef
 ends as the call's window says: ``signal`` is a pending signal, ``error`` calls the protocol's
 ``fail(k, sk)`` (which sets what the failure leaves: ``sk_err``, shutdown bits) and the loop then
 finds it as the kernel would, ``ok`` (or ``eof`` on a send) means space or data came and the rest
-of the call is unconstrained.
+of the call is unconstrained; ``timeout`` ends a wait with a finite SO_SNDTIMEO/SO_RCVTIMEO in
+-EAGAIN (a socket without one waits on, as for ``ok``).
 
 A datagram receive takes one datagram: the bytes of the peer's stream that have arrived and not
 yet been taken (``peer.queued()``), i.e. what one window let arrive. When the peer has nothing
@@ -32,9 +33,9 @@ from collections.abc import Callable
 
 from model.errno import EAGAIN, EFAULT, EINVAL, EPIPE
 from model.kernel import Ptr
-from model.sock import RCV_SHUTDOWN, SEND_SHUTDOWN, sock
+from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SEND_SHUTDOWN, sock
 from model.socket_h import MSG_DONTWAIT
-from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL
+from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
 Fail = Callable[[object, sock], None]
 
@@ -60,6 +61,10 @@ def _sock_alloc_send_skb(k, sk: sock, size: int, noblock: int, fail: Fail):
         if then == WAIT_ERROR:
             fail(k, sk)
             continue
+        if then == WAIT_TIMEOUT and timeo != MAX_SCHEDULE_TIMEOUT:
+            # SO_SNDTIMEO expired: sock_wait_for_wmem() returns 0 and the next pass finds the
+            # buffer still full with !timeo: -EAGAIN (net/core/sock.c:1783-1788@3.18.9)
+            return -EAGAIN
         sk.room = UNLIMITED  # sock_wait_for_wmem() returned with space
     skb = k.alloc_skb(0)
     sk.room = max(0, sk.room - size)
@@ -99,6 +104,10 @@ def _skb_recv_datagram(k, sk: sock, flags: int, fail: Fail) -> bytes | int:
         then = sk.window.then
         if then == WAIT_SIGNAL:
             return k.sock_intr_errno(timeo)
+        if then == WAIT_TIMEOUT and timeo != MAX_SCHEDULE_TIMEOUT:
+            # SO_RCVTIMEO expired: the next pass finds the queue empty with !timeo: -EAGAIN
+            # (net/core/datagram.c:216-219@3.18.9)
+            return -EAGAIN
         if then == WAIT_ERROR:
             fail(k, sk)
         elif then == WAIT_EOF or sk.peer.all_arrived():

@@ -5,7 +5,8 @@ Both loop on the same ``iov_p`` every time. On receive that is right in 3.18 onl
 receive consumes the kvec as it fills it. On send it is broken: tcp_sendmsg leaves the kvec
 alone, so after a short send the loop sends again from the start of the array, duplicating data
 on the wire (Al Viro, 2014-11-20: "iscsi ... is genuinely broken in mainline"). The code is the
-pre-fix form, from the removed lines of 6bf6ca7515c1.
+pre-fix form, from the removed lines of 6bf6ca7515c1 (kernel-facts §5 #1; 3.18.9 carries the fix:
+drivers/target/iscsi/iscsi_target_util.c:1357-1388@3.18.9, modelled as iscsi-stable t01).
 """
 
 from __future__ import annotations

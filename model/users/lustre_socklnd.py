@@ -12,10 +12,9 @@ socket's write_space callback wakes it. Robust by design.
 Simplified: no checksums (ksnd_enable_csum off), no kiov (page) fragments, no zero-copy; the
 testing hooks (ksnd_stall_tx, ksnd_enomem_tx), the ksnc_tx_bufnob/deadline accounting and
 ksocknal_lib_memory_pressure() (which would turn -EAGAIN into -ENOMEM, also a requeue) are
-comments; the connection refcount (ksocknal_connsock_addref) always succeeds. [INF] v3.18 is
-taken to open-code kernel_sendmsg() (``msg_iov = scratchiov``, set_fs(KERNEL_DS), sock_sendmsg())
-as the staging driver did before the 3.19 conversions; reference §4.1 describes the later
-kernel_sendmsg() form. Both make the same calls under the hood.
+comments; the connection refcount (ksocknal_connsock_addref) always succeeds. The send is
+kernel_sendmsg() on the scratch array cast to ``struct kvec *``
+(drivers/staging/lustre/lnet/klnds/socklnd/socklnd_lib-linux.c:78-117@3.18.9, the call at :114).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 from model.errno import EAGAIN
 from model.kernel import NULL, Oops, Ptr
 from model.socket_h import MSG_DONTWAIT, MSG_MORE
-from model.uaccess import KERNEL_DS
 from model.users import SEND, User
 
 
@@ -58,11 +56,7 @@ def ksocknal_lib_send_iov(k, conn: ksock_conn, tx: ksock_tx) -> int:
     # NB we can't trust socket ops to either consume our iovs or leave them alone.
     scratchiov = conn.ksnc_scheduler.kss_scratch_iov
     niov = tx.tx_niov
-    msg = k.msghdr()
-    msg.msg_iov = scratchiov
-    msg.msg_iovlen = niov
-    msg.msg_flags = MSG_DONTWAIT
-    oldmm = k.get_fs()
+    msg = k.msghdr(msg_flags=MSG_DONTWAIT)
 
     nob = 0
     for i in range(niov):
@@ -75,9 +69,7 @@ def ksocknal_lib_send_iov(k, conn: ksock_conn, tx: ksock_tx) -> int:
     if conn.ksnc_tx_queue or nob < tx.tx_resid:
         msg.msg_flags |= MSG_MORE
 
-    k.set_fs(KERNEL_DS)
-    rc = k.sock_sendmsg(sock, msg, nob)
-    k.set_fs(oldmm)
+    rc = k.kernel_sendmsg(sock, msg, scratchiov, niov, nob)  # (struct kvec *)scratchiov
     return rc
 
 

@@ -11,7 +11,7 @@ Simplified: time is not an input, so jiffies does not advance and ``ticks`` stay
 whose wait timed out shows as its -EAGAIN (returned) or as its short count, after which the
 model goes on where the kernel, having spent its ticks, would return -EAGAIN; either way the
 peer holds a prefix. kernel_setsockopt(SO_SNDTIMEO) is written as the field it sets.
-Source: libcfs_sock_write() as in 3.1x linux-tcpip.c.
+Source: drivers/staging/lustre/lustre/libcfs/linux/linux-tcpip.c:253-313@3.18.9.
 """
 
 from __future__ import annotations

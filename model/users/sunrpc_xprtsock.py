@@ -5,31 +5,37 @@ use it.
 xs_send_kvec() builds a fresh one-element kvec ``{vec->iov_base + base, vec->iov_len - base}``
 for every call and sends it with MSG_DONTWAIT | MSG_NOSIGNAL (plus MSG_MORE while more of the
 record follows). xs_sendpages() walks the xdr_buf (head kvec, pages, tail kvec) from ``base``
-and returns what went out. The callers keep the progress in ``req->rq_bytes_sent``: the stream
-transports (TCP, AF_LOCAL) add the count and call again from there; a short count or -EAGAIN
-ends in xs_nospace(), the task sleeps until the socket has room and call_transmit() sends again
-from ``rq_bytes_sent``. UDP never advances ``rq_bytes_sent``: a datagram is resent whole.
-Indifferent to what the protocol does to the kvec.
+and adds what went out to ``*sent_p``, returning 0 or the error that stopped it. The callers
+keep the progress in ``req->rq_bytes_sent``: the stream transports (TCP, AF_LOCAL) add the count
+and call again from there; a short count, -EAGAIN or -ENOBUFS ends in xs_nospace(), the task
+sleeps until the socket has room and call_transmit() sends again from ``rq_bytes_sent``. UDP
+never advances ``rq_bytes_sent``: a datagram is resent whole. Indifferent to what the protocol
+does to the kvec.
 
 Simplified: an xdr_buf of a head kvec and a tail kvec, no page data (xs_send_pagedata() goes
 through ->sendpage, not kernel_sendmsg(); ``page_len`` is 0); the stream record marker that
 xs_encode_stream_record_marker() writes into the first four bytes of head[0] is not written (the
 message stands for the marked record); xs_nospace() is reduced to -EAGAIN on a connected
 transport, xs_close()/xs_tcp_shutdown() and the SOCK_ASYNC_NOSPACE bits to comments. UDP is sent
-to the connected peer (msg_name NULL where the kernel passes xs_addr(xprt)). The ``zerocopy``
-argument is the 3.18 one [INF; read in a 3.1x xprtsock.c].
+to the connected peer (msg_name NULL where the kernel passes xs_addr(xprt)). ``int *sent_p``
+is a one-element list. The 3.18 form of xs_sendpages(), with ``zerocopy`` and ``sent_p``, and the
+callers' -ENOBUFS to xs_nospace() are read in net/sunrpc/xprtsock.c:449,716-781@3.18.9.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.errno import EAGAIN, ECONNREFUSED, ENETUNREACH, ENOBUFS, ENOTCONN, ENOTSOCK, EPIPE
+from model.errno import EAGAIN, ENOBUFS, ENOTCONN, ENOTSOCK
 from model.kernel import NULL, Ptr
 from model.socket_h import MSG_DONTWAIT, MSG_MORE, MSG_NOSIGNAL
 from model.users import SEND, User
 
 XS_SENDMSG_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL
+
+# EPERM (include/uapi/asm-generic/errno-base.h). Kept out of model.errno, which names the values
+# reports print: there -1 is the bare "return -1" of users such as iscsit_do_tx_data().
+_EPERM = 1
 
 
 @dataclass(slots=True)
@@ -76,10 +82,11 @@ def xs_send_kvec(k, sock, addr: Ptr, addrlen: int, vec: Ptr, base: int, more: in
     return k.kernel_sendmsg(sock, msg, NULL, 0, 0)
 
 
-def xs_sendpages(k, sock, addr: Ptr, addrlen: int, xdr: xdr_buf, base: int, zerocopy: bool) -> int:
-    """Write pages directly to a socket: the bytes sent from ``base``, or an error if none."""
+def xs_sendpages(k, sock, addr: Ptr, addrlen: int, xdr: xdr_buf, base: int, zerocopy: bool, sent_p: list[int]) -> int:
+    """Write pages directly to a socket: 0 or the error that stopped it; the bytes queued are
+    added to ``*sent_p`` (``sent_p[0]`` here) (net/sunrpc/xprtsock.c:449-494@3.18.9)."""
     remainder = xdr.len - base
-    sent = 0
+    err = 0
 
     if sock is None:
         return -ENOTSOCK
@@ -95,25 +102,28 @@ def xs_sendpages(k, sock, addr: Ptr, addrlen: int, xdr: xdr_buf, base: int, zero
         remainder -= len
         err = k.xs_send_kvec(sock, addr, addrlen, xdr.head, base, remainder != 0)
         if remainder == 0 or err != len:
-            return err  # goto out: sent is still 0 here
-        sent += err
+            return _xs_sendpages_out(err, sent_p)
+        sent_p[0] += err
         base = 0
     else:
         base -= head.iov_len
 
     # if (base < xdr->page_len) { ... err = xs_send_pagedata(sock, xdr, base, remainder != 0,
-    # zerocopy); ... }: no page data in the model (xdr->page_len == 0), so always
+    # zerocopy, &sent); *sent_p += sent; ... }: no page data in the model (xdr->page_len == 0)
     base -= xdr.page_len
 
     if base >= k.mem.elem(xdr.tail).iov_len:
-        return sent
+        return 0
     err = k.xs_send_kvec(sock, NULL, 0, xdr.tail, base, 0)
-    # out:
-    if sent == 0:
-        return err
+    return _xs_sendpages_out(err, sent_p)
+
+
+def _xs_sendpages_out(err: int, sent_p: list[int]) -> int:
+    """xs_sendpages()'s ``out:`` label: a count is added to ``*sent_p`` and becomes 0."""
     if err > 0:
-        sent += err
-    return sent
+        sent_p[0] += err
+        err = 0
+    return err
 
 
 def xs_nospace(k, task: rpc_task) -> int:
@@ -121,14 +131,17 @@ def xs_nospace(k, task: rpc_task) -> int:
     has room), or -ENOTCONN when the transport was disconnected."""
     ret = -EAGAIN
     if task.tk_xprt.connected:
-        pass  # set_bit(SOCK_NOSPACE, ...); xprt_wait_for_buffer_space(task, xs_nospace_callback);
+        # if (test_bit(SOCK_ASYNC_NOSPACE, ...)) { set_bit(SOCK_NOSPACE, ...);
+        #     xprt_wait_for_buffer_space(task, xs_nospace_callback); }
+        pass
     else:
         ret = -ENOTCONN
     return ret
 
 
 def xs_tcp_send_request(k, task: rpc_task) -> int:
-    """Write an RPC request to a TCP socket: 0 when sent, -EAGAIN to be called again later."""
+    """Write an RPC request to a TCP socket: 0 when sent, -EAGAIN to be called again later
+    (net/sunrpc/xprtsock.c:716-781@3.18.9)."""
     req = task.tk_rqstp
     transport = task.tk_xprt
     xdr = req.rq_snd_buf
@@ -143,21 +156,22 @@ def xs_tcp_send_request(k, task: rpc_task) -> int:
     # Continue transmitting the packet/record. We must be careful to cope with writespace
     # callbacks arriving _after_ we have called sendmsg().
     while True:
-        status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, zerocopy)
+        sent = [0]
+        status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, zerocopy, sent)
 
         # dprintk("RPC:       xs_tcp_send_request(%u) = %d\n", ...);
 
-        if status < 0:
+        if sent[0] == 0 and status < 0:
             break
 
         # If we've sent the entire packet, immediately reset the count of bytes sent.
-        req.rq_bytes_sent += status
-        req.rq_xmit_bytes_sent += status
+        req.rq_bytes_sent += sent[0]
+        req.rq_xmit_bytes_sent += sent[0]
         if req.rq_bytes_sent >= req.rq_slen:
             req.rq_bytes_sent = 0
             return 0
 
-        if status != 0:
+        if sent[0] != 0:
             continue
         status = -EAGAIN
         break
@@ -165,7 +179,7 @@ def xs_tcp_send_request(k, task: rpc_task) -> int:
     if status == -ENOTSOCK:
         status = -ENOTCONN
         # Should we call xs_close() here?
-    elif status == -EAGAIN:
+    elif status in (-ENOBUFS, -EAGAIN):
         status = k.xs_nospace(task)
     else:
         # default: "sendmsg returned unrecognized error"; case -ECONNRESET: xs_tcp_shutdown(xprt);
@@ -175,54 +189,58 @@ def xs_tcp_send_request(k, task: rpc_task) -> int:
 
 
 def xs_udp_send_request(k, task: rpc_task) -> int:
-    """Write an RPC request to a UDP socket: 0 when sent, -EAGAIN to be called again later."""
+    """Write an RPC request to a UDP socket: 0 when sent, -EAGAIN to be called again later
+    (net/sunrpc/xprtsock.c:626-680@3.18.9)."""
     req = task.tk_rqstp
     transport = task.tk_xprt
     xdr = req.rq_snd_buf
+    sent = [0]
 
     if not transport.connected:  # !xprt_bound(xprt)
         return -ENOTCONN
-    status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, True)
+    status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, True, sent)
 
-    if status >= 0:
-        req.rq_xmit_bytes_sent += status
-        if status >= req.rq_slen:
+    # firewall is blocking us, don't return -EAGAIN or we end up looping
+    if status != -_EPERM and (sent[0] > 0 or status == 0):
+        req.rq_xmit_bytes_sent += sent[0]
+        if sent[0] >= req.rq_slen:
             return 0
         # Still some bytes left; set up for a retry later.
         status = -EAGAIN
 
+    # process_status:
     if status == -ENOTSOCK:
         status = -ENOTCONN
         # Should we call xs_close() here?
     elif status == -EAGAIN:
         status = k.xs_nospace(task)
-    elif status in (-ENETUNREACH, -ENOBUFS, -EPIPE, -ECONNREFUSED):
-        # When the server has died, an ICMP port unreachable message prompts ECONNREFUSED.
-        pass  # clear_bit(SOCK_ASYNC_NOSPACE, &transport->sock->flags);
     else:
-        pass  # "sendmsg returned unrecognized error", then as above
+        # default: "sendmsg returned unrecognized error", then as for -ENETUNREACH, -ENOBUFS,
+        # -EPIPE, -ECONNREFUSED, -EPERM: clear_bit(SOCK_ASYNC_NOSPACE, &transport->sock->flags);
+        pass
     return status
 
 
 def xs_local_send_request(k, task: rpc_task) -> int:
     """Write an RPC request to an AF_LOCAL socket: 0 when sent, -EAGAIN to be called again,
-    -ENOTCONN when the caller must reconnect."""
+    -ENOTCONN when the caller must reconnect (net/sunrpc/xprtsock.c:570-614@3.18.9)."""
     req = task.tk_rqstp
     transport = task.tk_xprt
     xdr = req.rq_snd_buf
+    sent = [0]
 
     # xs_encode_stream_record_marker(&req->rq_snd_buf): not written, see the module docstring
 
-    status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, True)
-    if status >= 0:
-        req.rq_bytes_sent += status
-        req.rq_xmit_bytes_sent += status
+    status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, True, sent)
+    if sent[0] > 0 or status == 0:
+        req.rq_bytes_sent += sent[0]
+        req.rq_xmit_bytes_sent += sent[0]
         if req.rq_bytes_sent >= req.rq_slen:
             req.rq_bytes_sent = 0
             return 0
         status = -EAGAIN
 
-    if status == -EAGAIN:
+    if status in (-ENOBUFS, -EAGAIN):
         return k.xs_nospace(task)
     # default: "sendmsg returned unrecognized error"; case -EPIPE:
     # xs_close(xprt);

@@ -30,14 +30,22 @@ l2cap ->memcpy_fromiovec()".
 
 Upstream: recalled as 6ce8e9ce5989 (memcpy_from_msg), 7eab8d9e8a72
 (memcpy_to_msg), 51f3d02b980a (skb_copy_datagram_msg, David S. Miller)
-[UNVERIFIED]; the helpers are in T319 include/linux/skbuff.h.  Upstream the
-three helpers and their conversions were three commits; one step here.
+[UNVERIFIED: no mainline history was readable; 6ce8e9ce5989 and
+7eab8d9e8a72 were searched in the stored public material and not found].
+51f3d02b980a exists: a blame of net/ax25/af_ax25.c (kernel test robot
+report on netdev, 2021) gives "51f3d02b980a33 David S. Miller 2014-11-05"
+for ``skb_copy_datagram_msg(skb, 0, msg, copied);`` in ax25_recvmsg(), so it
+is Miller's and converts recvmsg callers to skb_copy_datagram_msg(); its
+subject was not read.  The helpers: include/linux/skbuff.h:2661 (
+skb_copy_datagram_msg), 2695-2698 (memcpy_from_msg, still
+memcpy_fromiovec() on msg_iter.iov), 2701@3.19.8.  Upstream the three
+helpers and their conversions were three commits; one step here.
 """
 
 from __future__ import annotations
 
 from checks.series import Step
-from model.errno import EAGAIN, EFAULT, EINVAL, EMSGSIZE, ENETDOWN, ENOBUFS, EOPNOTSUPP
+from model.errno import EAGAIN, EFAULT, EINVAL, EMSGSIZE, ENETDOWN, ENOBUFS, ENOTCONN, EOPNOTSUPP
 from model.kernel import Ptr
 from model.net_h import SOCK_RAW, socket
 from model.proto._net_core import (
@@ -71,7 +79,7 @@ from model.proto.ip_output import _ip_icmp_error
 from model.proto.l2cap import _l2cap_teardown
 from model.proto.ping import _ping_supported
 from model.proto.udp import _UDPHDR_LEN, _udp_peer_skb
-from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, sock
+from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SOCK_DONE, TCP_CLOSE, sock
 from model.socket_h import MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, msghdr
 from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
@@ -120,12 +128,19 @@ def tcp_recvmsg(k, iocb, sk, msg, len: int, nonblock: int, flags: int) -> int:
         if copied >= target:
             break
         if copied:
-            if sk.sk_err or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
+            if sk.sk_err or sk.sk_state == TCP_CLOSE or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
                 break
         else:
+            # net/ipv4/tcp.c:1691-1717@3.18.9: a FIN already taken ends the read before sk_err
+            if k.sock_flag(sk, SOCK_DONE):
+                break
             if sk.sk_err:
                 return k.sock_error(sk)
             if sk.sk_shutdown & RCV_SHUTDOWN:
+                break
+            if sk.sk_state == TCP_CLOSE:
+                if not k.sock_flag(sk, SOCK_DONE):
+                    return -ENOTCONN  # This occurs when user tries to read from never connected socket.
                 break
             if not timeo:
                 return -EAGAIN
@@ -137,11 +152,9 @@ def tcp_recvmsg(k, iocb, sk, msg, len: int, nonblock: int, flags: int) -> int:
             return copied if copied else k.sock_intr_errno(timeo)
         if then == WAIT_ERROR:
             k.tcp_reset(sk)
-        elif then == WAIT_EOF:
-            sk.sk_shutdown |= RCV_SHUTDOWN
-        elif sk.peer.all_arrived():
-            # the peer has sent all it will: a wait for more ends when it closes
-            sk.sk_shutdown |= RCV_SHUTDOWN
+        elif then == WAIT_EOF or sk.peer.all_arrived():
+            # the peer closes (or has sent all it will: a wait for more ends when it closes)
+            k.tcp_fin(sk)
         else:
             sk.peer.arrive(UNLIMITED)
     return copied

@@ -4,8 +4,9 @@ The datagram copy helpers, on an iov_iter instead of an iovec: they copy
 with copy_to_iter()/copy_from_iter() and so advance the iterator and
 leave the array alone.  For now only tun/macvtap (not modelled) use them.
 
-Upstream: Herbert Xu's iov_iter datagram helpers, ids not found; in T319
-net/core/datagram.c.
+Upstream: Herbert Xu's iov_iter datagram helpers, ids not found (no
+mainline history was readable); the result is net/core/datagram.c:319
+(skb_copy_datagram_iter) and 407 (skb_copy_datagram_from_iter)@3.19.8.
 """
 
 from __future__ import annotations

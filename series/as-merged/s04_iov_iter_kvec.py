@@ -10,8 +10,10 @@ No caller changes: kernel_sendmsg() and kernel_recvmsg() do not build an
 iov_iter yet.  The primitives still never write to the array; they move
 only the iterator.
 
-Upstream: part of Al Viro's iov_iter work for 3.19 (T319 mm/iov_iter.c);
-the commit id was not found.
+Upstream: part of Al Viro's iov_iter work for 3.19; the commit id was not
+found (no mainline history was readable).  The result is
+mm/iov_iter.c:36 (iterate_kvec), 320 (iov_iter_init), 503
+(iov_iter_kvec)@3.19.8.
 """
 
 from __future__ import annotations

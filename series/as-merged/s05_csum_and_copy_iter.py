@@ -12,7 +12,10 @@ faults adds nothing and ends the walk; callers treat a short return as
 Nothing uses them yet.
 
 Upstream: "csum_and_copy_..._iter()" by Al Viro, recalled as
-a604ec7e9c6a [UNVERIFIED]; present in T319 mm/iov_iter.c.
+a604ec7e9c6a [UNVERIFIED: searched in the stored public material and not
+found; no mainline history was readable].  The result is
+mm/iov_iter.c:624 (csum_and_copy_from_iter) and 668
+(csum_and_copy_to_iter)@3.19.8.
 """
 
 from __future__ import annotations

@@ -22,17 +22,23 @@ skb_copy_and_csum_datagram_iovec(); unix_stream_sendmsg() and packet_snd()
 give it to skb_copy_datagram_from_iovec(); l2cap_skbuff_fromiovec() to its
 ->memcpy_fromiovec callback.
 
-Two users built struct msghdr by hand around sock_sendmsg() under
-set_fs(KERNEL_DS): ocfs2's o2net_send_tcp_msg() and lustre's
-ksocknal_lib_send_iov().  They call kernel_sendmsg() instead, which does
-the same and now also sets up msg_iter.
+ocfs2's o2net_send_tcp_msg() and lustre's ksocknal_lib_send_iov() need
+no change: they already call kernel_sendmsg() in 3.18
+(fs/ocfs2/cluster/tcp.c:935@3.18.9, drivers/staging/lustre/lnet/klnds/
+socklnd/socklnd_lib-linux.c:114@3.18.9).
 
-Upstream: Al Viro, recalled as c0371da6047a [UNVERIFIED]; the result is
-T319 include/linux/socket.h and net/socket.c.  The ocfs2 and lustre
-conversions were Al Viro's separate "don't open-code kernel_sendmsg()"
-patches of the same cycle [UNVERIFIED]: the T319 tree read has neither
-file; their kernel_sendmsg() form is the one later trees show, and it is
-the only form that builds once msghdr has no msg_iov.
+Upstream: Al Viro, recalled as c0371da6047a [UNVERIFIED subject].  The id
+exists and is Al Viro's of this cycle: a blame of net/unix/af_unix.c
+(kernel test robot report on netdev, 2025-01-11) gives "c0371da6047abd
+Al Viro 2014-11-24" for ``err = skb_copy_datagram_from_iter(skb, 0,
+&msg->msg_iter, size);`` in unix_stream_sendmsg(), a file this step
+touches.  That line also says the upstream commit switched the AF_UNIX
+stream send to skb_copy_datagram_from_iter() at once, where this series
+does it in s10 (3.19.8 has it: net/unix/af_unix.c:1697@3.19.8); callers see
+no difference (neither consumes the kvec).  The result: struct msghdr with
+msg_iter (include/linux/socket.h:50@3.19.8); kernel_sendmsg() and
+kernel_recvmsg() under set_fs(KERNEL_DS) with iov_iter_init() on the kvec
+array (net/socket.c:667-672, 830-835@3.19.8).
 """
 
 from __future__ import annotations
@@ -71,10 +77,9 @@ from model.proto.ping import _ICMPHDR_LEN, _PING_IDENT
 from model.proto.udp import _UDPHDR_LEN, _udp_peer_skb
 from model.skbuff import sk_buff
 from model.sock import SEND_SHUTDOWN, sock
-from model.socket_h import AF_INET, MSG_DONTWAIT, MSG_MORE, MSG_OOB, MSG_TRUNC
+from model.socket_h import AF_INET, MSG_DONTWAIT, MSG_OOB, MSG_TRUNC
 from model.uaccess import KERNEL_DS
 from model.uio import READ, WRITE
-from model.users.lustre_socklnd import ksock_conn, ksock_tx
 
 iov_iter = earlier("s04_iov_iter_kvec").iov_iter
 
@@ -443,47 +448,3 @@ def l2cap_skbuff_fromiovec(k, chan: l2cap_chan, msg: msghdr, len: int, count: in
 
     return sent
 
-
-# --- users that open-coded kernel_sendmsg() ---------------------------------------------------
-
-
-def o2net_send_tcp_msg(k, sock, vec: Ptr, veclen: int, total: int) -> int:
-    msg = k.msghdr()  # {.msg_flags = 0,}
-
-    if sock is None:
-        ret = -EINVAL
-    else:
-        ret = k.kernel_sendmsg(sock, msg, vec, veclen, total)
-        if ret == total:  # likely
-            return 0
-        # mlog(ML_ERROR, "sendmsg returned %d instead of %zu\n", ret, total);
-        if ret >= 0:
-            ret = -EPIPE  # should be smarter, I bet
-    # out:
-    # mlog(0, "returning error: %d\n", ret);
-    return ret
-
-
-def ksocknal_lib_send_iov(k, conn: ksock_conn, tx: ksock_tx) -> int:
-    sock = conn.ksnc_sock
-
-    # if (*ksocknal_tunables.ksnd_enable_csum && ...) ksocknal_lib_csum_tx(tx);: checksums off
-
-    # NB we can't trust socket ops to either consume our iovs or leave them alone.
-    scratchiov = conn.ksnc_scheduler.kss_scratch_iov
-    niov = tx.tx_niov
-    msg = k.msghdr(msg_flags=MSG_DONTWAIT)
-
-    nob = 0
-    for i in range(niov):
-        src = k.mem.elem(tx.tx_iov + i)
-        dst = k.mem.elem(scratchiov + i)  # scratchiov[i] = tx->tx_iov[i];
-        dst.iov_base = src.iov_base
-        dst.iov_len = src.iov_len
-        nob += dst.iov_len
-
-    if conn.ksnc_tx_queue or nob < tx.tx_resid:
-        msg.msg_flags |= MSG_MORE
-
-    rc = k.kernel_sendmsg(sock, msg, scratchiov, niov, nob)
-    return rc

@@ -19,11 +19,14 @@ same kvec array again after a short read now gets its buffer filled from
 the start again, since kernel_recvmsg() sets msg_iter up afresh from the
 untouched array.
 
-Upstream: Al Viro, recalled as e5a4b0bb803b [UNVERIFIED]; the result is
-T319 include/linux/skbuff.h and net/core/datagram.c.  The
-skb_copy_and_csum_datagram_msg() wrapper was added earlier on
-msg->msg_iov (recalled as 227158db1604 [UNVERIFIED]) and converted here;
-this step adds it at once in its converted form.
+Upstream: Al Viro, recalled as e5a4b0bb803b [UNVERIFIED: searched in the
+stored public material and not found; no mainline history was readable].
+The result is memcpy_to_msg() on copy_to_iter()
+(include/linux/skbuff.h:2701-2703@3.19.8) and
+skb_copy_and_csum_datagram_msg() (net/core/datagram.c:667@3.19.8).  The
+wrapper was added earlier on msg->msg_iov (recalled as 227158db1604
+[UNVERIFIED], not found either) and converted here; this step adds it at
+once in its converted form.
 """
 
 from __future__ import annotations

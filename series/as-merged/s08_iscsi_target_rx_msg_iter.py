@@ -5,8 +5,10 @@ every pass of its loop and relied on the receive path consuming it.  It
 no longer does: set msg_iter up once with iov_iter_kvec() and call
 sock_recvmsg() in the loop, so the iterator carries what has been read.
 
-Upstream: the 3.19 form of iscsit_do_rx_data() (T319
-drivers/target/iscsi/iscsi_target_util.c); the commit was not found.
+Upstream: the 3.19 form of iscsit_do_rx_data(), iov_iter_kvec() once and
+sock_recvmsg() in the loop (drivers/target/iscsi/iscsi_target_util.c:
+1336-1340@3.19.8); the commit was not found (no mainline history was
+readable).
 """
 
 from __future__ import annotations

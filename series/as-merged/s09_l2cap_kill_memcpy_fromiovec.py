@@ -12,9 +12,12 @@ in-kernel channel users, a2mp/6lowpan/smp, which are not modelled).
 What a caller sees: an L2CAP send no longer consumes the caller's kvec;
 it advances msg_iter, which kernel_sendmsg() sets up afresh on each call.
 
-Upstream: Al Viro, recalled as 17836394e578 [UNVERIFIED]; the result is
-T319 net/bluetooth/l2cap_core.c (kernel-facts §3).  The message above
-describes the change; the upstream text was not read.
+Upstream: Al Viro, recalled as 17836394e578 [UNVERIFIED: searched in the
+stored public material and not found; no mainline history was readable].
+The result is net/bluetooth/l2cap_core.c, which is not among the reference
+trees: kernel-facts §3 describes it [INF]; net/bluetooth/l2cap_sock.c@3.19.8
+has no memcpy_fromiovec callback left.  The message above describes the
+change; the upstream text was not read.
 """
 
 from __future__ import annotations

@@ -17,8 +17,12 @@ Neither path ever modified the caller's kvec; they now advance msg_iter,
 which kernel_sendmsg() sets up afresh on each call.  A caller sees no
 difference.
 
-Upstream: T319 net/unix/af_unix.c and net/packet/af_packet.c have this
-form (kernel-facts §3); the commits were not found.  Herbert Xu added
+Upstream: net/unix/af_unix.c:1519, 1697 and net/packet/af_packet.c:2528
+@3.19.8 have this form (3.18.9 has skb_copy_datagram_from_iovec() at
+af_unix.c:1519, 1697).  For the AF_UNIX stream send the commit is
+c0371da6047a ("put iov_iter into msghdr", s06; a blame of af_unix.c
+attributes the line to it), so upstream that part came with s06: callers
+see no difference.  The other commits were not found.  Herbert Xu added
 skb_copy_datagram_from_iter() (s03); who converted these callers, and in
 how many commits, is not known.
 """

@@ -23,12 +23,12 @@ that still did would not build.
 
 Upstream: several 3.19 commits, ids not found ("memcpy_toiovec removed",
 kernel-facts §5 #11; skb_copy_datagram_const_iovec's removal, §5 #4;
-verify_iovec, recalled as 08adb7dabd48 [UNVERIFIED], §5 #10).  T319 has
-neither memcpy_toiovec (lib/iovec.c, uio.h), nor verify_iovec (net/socket.c
-and net/core/iovec.c), nor skb_copy_datagram_const_iovec [SRC, via
-kernel-facts]; that skb_copy_datagram_iovec went in 3.19 too is inferred:
-it was memcpy_toiovec()'s last user, and T40's skbuff.h has no declaration
-of it [INF].
+verify_iovec, recalled as 08adb7dabd48 [UNVERIFIED], §5 #10).  3.19.8 has
+neither memcpy_toiovec (lib/iovec.c, include/linux/uio.h), nor
+verify_iovec (net/socket.c, net/core/iovec.c), nor a declaration of
+skb_copy_datagram_iovec or skb_copy_datagram_const_iovec
+(include/linux/skbuff.h), all @3.19.8 (3.18.9 lib/iovec.c:36 has
+memcpy_toiovec).
 """
 
 from __future__ import annotations

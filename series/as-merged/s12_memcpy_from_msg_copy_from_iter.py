@@ -29,9 +29,11 @@ the caller's kvec (a send that fails after the copy, e.g. netlink's
 Upstream: Al Viro, 21226abb4e9f14d88238964d89b279e461ddc30c (4.0; the id
 and the message excerpt from the pandora-kernel gitweb, kernel-facts §5
 #14; the subject line was not visible, the one here describes the
-change).  The result is T40 include/linux/skbuff.h and
-net/ipv4/ip_output.c; ping.c is not in the T40 tree read, its form is the
-one kernel-facts §3 gives for 4.0.
+change).  The result is memcpy_from_msg() on copy_from_iter()
+(include/linux/skbuff.h:2853-2855@4.0.5) and ip_generic_getfrag() on
+copy_from_iter()/csum_and_copy_from_iter() (net/ipv4/ip_output.c:805-819
+@4.0.5), and ping_getfrag() on csum_and_copy_from_iter()
+(net/ipv4/ping.c:605-621@4.0.5).
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ written; kernel_sendmsg() sets msg_iter up afresh on each call, so a
 caller that advances its own kvec after a short send keeps working as
 long as the size it passes is what is left in the kvec.
 
-Upstream: Al Viro, recalled as 57be5bdad759 [UNVERIFIED]; the result is
-T40 net/ipv4/tcp.c (read: the loop on iov_iter_count(&msg->msg_iter),
-"if (copy > iov_iter_count(&msg->msg_iter)) copy = iov_iter_count(...)",
-skb_add_data_nocache(sk, skb, &msg->msg_iter, copy)).
+Upstream: Al Viro, recalled as 57be5bdad759 [UNVERIFIED: searched in the
+stored public material and not found; no mainline history was readable].
+The result is net/ipv4/tcp.c@4.0.5: the loop on
+iov_iter_count(&msg->msg_iter) (:1125), "if (copy >
+iov_iter_count(&msg->msg_iter)) copy = iov_iter_count(...)" (:1175-1176),
+skb_add_data_nocache(sk, skb, &msg->msg_iter, copy) (:1185).
 """
 
 from __future__ import annotations

@@ -18,11 +18,14 @@ not change code, and nothing here models file locations.
 No behaviour changes: nothing reachable calls what is removed; a cell
 that still did would not build.
 
-Upstream: 4.0, ids not found (kernel-facts §5 #16: the T40 net/core/
-Makefile has no iovec.o and the T40 uio.h no declarations of these; T319
-still has them).  When skb_copy_datagram_from_iovec() went is not known:
-T40's skbuff.h has no declaration of it [SRC]; it can be no later than
-memcpy_fromiovecend(), so it goes here.
+Upstream: 4.0, ids not found (kernel-facts §5 #16: the 4.0 net/core/
+Makefile has no iovec.o).  include/linux/uio.h@4.0.5 declares none of
+memcpy_fromiovec*, which include/linux/uio.h:138-141@3.19.8 still
+declares, and ip_generic_getfrag() copies with copy_from_iter()/
+csum_and_copy_from_iter() (net/ipv4/ip_output.c:805-819@4.0.5).  When
+skb_copy_datagram_from_iovec() went is not known: include/linux/
+skbuff.h@4.0.5 has no declaration of it; it can be no later than
+memcpy_fromiovecend(), so it goes here [INF].
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """net: get rid of the size argument of sock_sendmsg()
 
 Every caller has set msg->msg_iter up by now, so sock_sendmsg(sock, msg)
-takes the length from it: iov_iter_count(&msg->msg_iter) goes to the LSM
-hook and to ->sendmsg().  (The later name for that is msg_data_left(); it
-does not exist yet.)
+takes the length from it: msg_data_left(msg) goes to the LSM hook and to
+->sendmsg() (net/socket.c:613,621@4.1.6).  4.1 defines msg_data_left() as
+iov_iter_count(&msg->msg_iter) (include/linux/socket.h:142-145@4.1.6); the
+helper came in its own 4.1 patch ("new helper: msg_data_left()", recalled
+as 01e97e651514 [UNVERIFIED]: no 4.0 or 4.1 git history could be read), so
+this model calls iov_iter_count() where 4.1 calls msg_data_left(): the same
+value.
 
 kernel_sendmsg() no longer switches the address limit: it sets msg_iter up
 with iov_iter_kvec(&msg->msg_iter, WRITE | ITER_KVEC, vec, num, size),
@@ -14,14 +18,21 @@ kernel_recvmsg() keeps set_fs(KERNEL_DS) and sock_recvmsg()'s size.
 
 sock_sendmsg()'s callers change in the same patch or the tree does not
 build; in this model the only one left is kernel_sendmsg() (ocfs2 and
-lustre went through kernel_sendmsg() since "put iov_iter into msghdr").
+lustre call kernel_sendmsg() already in 3.18: fs/ocfs2/cluster/tcp.c:935
+and drivers/staging/lustre/lnet/klnds/socklnd/socklnd_lib-linux.c:114,
+both @3.18.9).
 
 Not in this step: the removal of the kiocb argument of ->sendmsg() and
-->recvmsg() and msghdr's new msg_iocb, another 4.1 patch (recalled as
-1b784140474e [UNVERIFIED]); the protocols here ignore the iocb already.
+->recvmsg() and msghdr's new msg_iocb (net/socket.c:788@4.1.6), another
+4.1 patch: 1b784140474e, by Ying Xue, 2015-03-02 (blames of
+net/unix/af_unix.c and net/ax25/af_ax25.c in kernel test robot reports
+give it for the iocb-less unix_stream_sendmsg() and ax25_recvmsg()
+signatures; its subject was not read).  The protocols here ignore the
+iocb already.
 
-Upstream: Al Viro, recalled as d8725c86aeba [UNVERIFIED]; the result is
-T41 net/socket.c (kernel-facts §1.5: sock_sendmsg(sock, msg) passes
+Upstream: Al Viro, recalled as d8725c86aeba [UNVERIFIED: searched in the
+stored public material and not found; no mainline history was readable];
+the result is net/socket.c:618-633@4.1.6 (kernel-facts §1.5: sock_sendmsg(sock, msg) passes
 msg_data_left(msg) to the LSM hook and ->sendmsg; kernel_sendmsg() is
 iov_iter_kvec() plus sock_sendmsg() without set_fs).
 """
@@ -51,7 +62,8 @@ STEP = Step(
 
 def sock_sendmsg(k, sock: socket, msg: msghdr) -> int:
     """Hand ``msg`` to the protocol with the length msg_iter holds. Does not touch msg_iter."""
-    # security_socket_sendmsg(sock, msg, iov_iter_count(&msg->msg_iter)): allowed
+    # security_socket_sendmsg(sock, msg, msg_data_left(msg)): allowed
+    # msg_data_left(msg) is iov_iter_count(&msg->msg_iter) (include/linux/socket.h:142@4.1.6)
     return getattr(k, sock.ops.sendmsg)(None, sock, msg, k.iov_iter_count(msg.msg_iter))
 
 

@@ -21,8 +21,8 @@ This is the "local iov_iter declared and initialized in several
 from __future__ import annotations
 
 from checks.series import Step
-from model.errno import EAGAIN, EFAULT, EPIPE
-from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SEND_SHUTDOWN
+from model.errno import EAGAIN, EFAULT, ENOTCONN, EPIPE
+from model.sock import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCK_DONE, TCP_CLOSE
 from model.socket_h import MSG_DONTWAIT, MSG_WAITALL
 from model.uio import READ, WRITE
 from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
@@ -91,12 +91,19 @@ def tcp_recvmsg(k, iocb, sk, msg, len: int, nonblock: int, flags: int) -> int:
         if copied >= target:
             break
         if copied:
-            if sk.sk_err or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
+            if sk.sk_err or sk.sk_state == TCP_CLOSE or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
                 break
         else:
+            # net/ipv4/tcp.c:1691-1717@3.18.9: a FIN already taken ends the read before sk_err
+            if k.sock_flag(sk, SOCK_DONE):
+                break
             if sk.sk_err:
                 return k.sock_error(sk)
             if sk.sk_shutdown & RCV_SHUTDOWN:
+                break
+            if sk.sk_state == TCP_CLOSE:
+                if not k.sock_flag(sk, SOCK_DONE):
+                    return -ENOTCONN  # This occurs when user tries to read from never connected socket.
                 break
             if not timeo:
                 return -EAGAIN
@@ -108,11 +115,9 @@ def tcp_recvmsg(k, iocb, sk, msg, len: int, nonblock: int, flags: int) -> int:
             return copied if copied else k.sock_intr_errno(timeo)
         if then == WAIT_ERROR:
             k.tcp_reset(sk)
-        elif then == WAIT_EOF:
-            sk.sk_shutdown |= RCV_SHUTDOWN
-        elif sk.peer.all_arrived():
-            # the peer has sent all it will: a wait for more ends when it closes
-            sk.sk_shutdown |= RCV_SHUTDOWN
+        elif then == WAIT_EOF or sk.peer.all_arrived():
+            # the peer closes (or has sent all it will: a wait for more ends when it closes)
+            k.tcp_fin(sk)
         else:
             sk.peer.arrive(UNLIMITED)
     return copied

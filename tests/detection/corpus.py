@@ -509,7 +509,8 @@ def tcp_sendmsg_copies_size_from_segment(k, iocb, sk, msg, size):
 def tcp_recvmsg_takes_everything_queued(k, iocb, sk, msg, len, nonblock, flags):
     """tcp_recvmsg copying everything queued, not ``min(avail, len)``: a reader asking for the
     rest of one message also takes the start of the next."""
-    from model.proto.tcp import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN
+    from model.errno import ENOTCONN
+    from model.proto.tcp import MAX_SCHEDULE_TIMEOUT, RCV_SHUTDOWN, SOCK_DONE, TCP_CLOSE
     from model.world import UNLIMITED, WAIT_EOF, WAIT_ERROR, WAIT_SIGNAL, WAIT_TIMEOUT
 
     k.sk_begin_call(sk)
@@ -532,12 +533,18 @@ def tcp_recvmsg_takes_everything_queued(k, iocb, sk, msg, len, nonblock, flags):
         if copied >= target:
             break
         if copied:
-            if sk.sk_err or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
+            if sk.sk_err or sk.sk_state == TCP_CLOSE or (sk.sk_shutdown & RCV_SHUTDOWN) or not timeo:
                 break
         else:
+            if k.sock_flag(sk, SOCK_DONE):
+                break
             if sk.sk_err:
                 return k.sock_error(sk)
             if sk.sk_shutdown & RCV_SHUTDOWN:
+                break
+            if sk.sk_state == TCP_CLOSE:
+                if not k.sock_flag(sk, SOCK_DONE):
+                    return -ENOTCONN
                 break
             if not timeo:
                 return -EAGAIN
@@ -549,7 +556,7 @@ def tcp_recvmsg_takes_everything_queued(k, iocb, sk, msg, len, nonblock, flags):
         if then == WAIT_ERROR:
             k.tcp_reset(sk)
         elif then == WAIT_EOF or sk.peer.all_arrived():
-            sk.sk_shutdown |= RCV_SHUTDOWN
+            k.tcp_fin(sk)
         else:
             sk.peer.arrive(UNLIMITED)
     return copied
@@ -999,28 +1006,29 @@ def sock_xmit_eof_is_success(k, nbd, send, buf, size, msg_flags):
 def xs_tcp_send_request_forgets_bytes_sent(k, task):
     """xs_tcp_send_request that does not add the count to ``rq_bytes_sent``: after a short send
     the next transmit starts the record over."""
-    from model.errno import ENOTCONN, ENOTSOCK
+    from model.errno import ENOBUFS, ENOTCONN, ENOTSOCK
 
     req = task.tk_rqstp
     transport = task.tk_xprt
     xdr = req.rq_snd_buf
     zerocopy = True
     while True:
-        status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, zerocopy)
-        if status < 0:
+        sent = [0]
+        status = k.xs_sendpages(transport.sock, NULL, 0, xdr, req.rq_bytes_sent, zerocopy, sent)
+        if sent[0] == 0 and status < 0:
             break
-        # the defect: no "req->rq_bytes_sent += status;"
-        req.rq_xmit_bytes_sent += status
-        if status >= req.rq_slen:
+        # the defect: no "req->rq_bytes_sent += sent;"
+        req.rq_xmit_bytes_sent += sent[0]
+        if sent[0] >= req.rq_slen:
             req.rq_bytes_sent = 0
             return 0
-        if status != 0:
+        if sent[0] != 0:
             continue
         status = -EAGAIN
         break
     if status == -ENOTSOCK:
         status = -ENOTCONN
-    elif status == -EAGAIN:
+    elif status in (-ENOBUFS, -EAGAIN):
         status = k.xs_nospace(task)
     return status
 
@@ -1200,15 +1208,10 @@ def o2net_send_tcp_msg_short_send_is_success(k, sock, vec, veclen, total):
     from model.errno import EINVAL
 
     msg = k.msghdr()
-    msg.msg_iov = vec
-    msg.msg_iovlen = veclen
     if sock is None:
         ret = -EINVAL
     else:
-        oldfs = k.get_fs()
-        k.set_fs(k.get_ds())
-        ret = k.sock_sendmsg(sock, msg, total)
-        k.set_fs(oldfs)
+        ret = k.kernel_sendmsg(sock, msg, vec, veclen, total)
         if ret >= 0:  # the defect: ret == total; a short count was -EPIPE
             ret = 0
     return ret
@@ -1232,8 +1235,8 @@ def memcpy_from_msg_still_memcpy_fromiovec(k, data, msg, len):
 
 
 def o2net_send_tcp_msg_unconverted(k, sock, vec, veclen, total):
-    """as-merged s06 without ocfs2's conversion to kernel_sendmsg(): o2net_send_tcp_msg() still
-    fills ``msg.msg_iov`` by hand (the v3.18 body)."""
+    """as-merged s06 with o2net_send_tcp_msg() open-coding kernel_sendmsg(): it fills
+    ``msg.msg_iov`` by hand around sock_sendmsg() under set_fs(KERNEL_DS)."""
     from model.errno import EINVAL
 
     msg = k.msghdr()

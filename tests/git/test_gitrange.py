@@ -318,7 +318,7 @@ def test_upstream_reports_exactly_the_mismatched_subject(tmp_path):
     series.mkdir()
     shutil.copy(ROOT / "series/as-merged/s01_separate_kernel_and_userland_msghdr.py",
                 series / "s01_separate_kernel_and_userland_msghdr.py")
-    shutil.copy(ROOT / "series/iscsi-stable/s01_iscsi_target_fail_connection_on_short_sendmsg_writes.py",
+    shutil.copy(ROOT / "series/iscsi-stable/t01_iscsi_target_fail_connection_on_short_sendmsg_writes.py",
                 series / "s02_iscsi_target_fail_connection_on_short_sendmsg_writes.py")
     (series / "series.toml").write_text('name = "confirmed"\norder = ["s01_separate_kernel_and_userland_msghdr", '
                                         '"s02_iscsi_target_fail_connection_on_short_sendmsg_writes"]\n')

@@ -49,7 +49,8 @@ def test_same_seed_same_search(v318):
 
 def test_primitive_defect_beyond_the_exhaustive_bounds():
     d = by_id("csum-copy-remnant-source")
-    run = he.search_primitive(d.image(), "csum_partial_copy_fromiovecend", QUICK.crosshair, QUICK)
+    run = he.search_primitive(d.image(), "csum_partial_copy_fromiovecend", QUICK.crosshair, QUICK,
+                               max_examples=1000)
     assert run.status == Status.BROKEN, run.detail
     assert replay_primitive(d.image(), "csum_partial_copy_fromiovecend", run.counterexample) == run.detail
     assert replay_primitive(d.clean(), "csum_partial_copy_fromiovecend", run.counterexample) is None
@@ -69,6 +70,8 @@ def test_unknown_backend_is_an_error(v318):
         _search(v318, "smb_send_kvec", backend="z3")
 
 
-def test_budget_comes_from_the_profile_or_the_module():
-    assert he.budget(QUICK, "hypothesis") == he.MAX_EXAMPLES["quick"]
-    assert he.budget(QUICK, "crosshair") == he.CROSSHAIR_MAX_EXAMPLES["quick"]
+def test_budget_comes_from_the_profile():
+    from dataclasses import replace
+
+    assert he.budget(replace(QUICK, hypothesis_max_examples=7), "hypothesis") == 7
+    assert he.budget(replace(QUICK, hypothesis_crosshair_max_examples=3), "crosshair") == 3

@@ -18,6 +18,12 @@ the bogus logic ahead of his proper upstream fix.
 Reported-by: Al Viro
 Cc: stable@vger.kernel.org # v3.1+
 Signed-off-by: Nicholas Bellinger
+
+(The id and message are from the 3.18.4 stable patch, kernel-facts §5 #1.
+The fixed form is drivers/target/iscsi/iscsi_target_util.c:1357-1388@3.18.9
+and :1355-1386@3.19.8: one kernel_sendmsg(), -EPIPE on a short count.
+as-merged takes this step after its 3.19 net steps: mainline had it
+before v3.19.)
 """
 
 from checks.series import Step
