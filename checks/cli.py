@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "no_cache"):  # every command that keeps verdicts (verify --git too)
             _usable_cache_dir()
         code = args.func(args)
-        stop_if_interrupted()  # a Ctrl-C Python dropped on the way (in a garbage-collector callback, say)
+        if code < 128:  # 128 + a signal: the command handled the interrupt itself (verify --git)
+            stop_if_interrupted()  # a Ctrl-C Python dropped on the way (in a garbage-collector callback, say)
         return code
     except (BadInput, SeriesError, UnknownProfile, ModelError) as e:  # OrderError is a SeriesError
         print(f"seriescheck: error: {_one_line(e)}", file=sys.stderr)
