@@ -33,9 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     watch_interrupts()
     try:
         _check_outputs(args)
+        if hasattr(args, "no_cache"):  # every command that keeps verdicts (verify --git too)
+            _usable_cache_dir()
         with cluster.session(cluster.address_from(args)):  # cluster hook (issue 13): connect before any work
             code = args.func(args)
-        stop_if_interrupted()  # a Ctrl-C Python dropped on the way (in a garbage-collector callback, say)
+        if code < 128:  # 128 + a signal: the command handled the interrupt itself (verify --git)
+            stop_if_interrupted()  # a Ctrl-C Python dropped on the way (in a garbage-collector callback, say)
         return code
     except (BadInput, SeriesError, UnknownProfile, ModelError, cluster.ClusterError) as e:  # OrderError: SeriesError
         print(f"seriescheck: error: {_one_line(e)}", file=sys.stderr)
@@ -89,6 +92,10 @@ def _writable(option: str, target: str) -> None:
 
 def _cache(args) -> VerdictCache:
     """The verdict cache, checked to be a usable directory before any cell runs."""
+    return VerdictCache(_usable_cache_dir(), read=not getattr(args, "no_cache", False))
+
+
+def _usable_cache_dir() -> Path:
     folder = cache_dir()
     try:
         (folder / "cells").mkdir(parents=True, exist_ok=True)
@@ -98,7 +105,7 @@ def _cache(args) -> VerdictCache:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise BadInput(f"verdict cache {folder}: not a usable directory ({why}); set SERIESCHECK_CACHE to a "
                        f"directory you can write, or remove what is in the way") from None
-    return VerdictCache(folder, read=not getattr(args, "no_cache", False))
+    return folder
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -58,6 +58,10 @@ def assert_documented(argv: list[str], code: int, out: str, err: str) -> None:
     if command == "replay":
         assert code in (0, 1), shown
         assert ("the contract holds" if code == 0 else "FAILS") in out, shown
+    elif command in ("show", "versions", "impact", "relies", "list", "users"):
+        assert code == 0, shown  # they report; only bad input fails them
+    elif command == "order":
+        assert code in (0, 1) and ("safe" in out or "UNSAFE" in out or "no order" in out), shown
     elif command in ("verify", "check"):
         text = out + err  # with --json - the running text is on stderr
         if code == 0:
@@ -99,7 +103,7 @@ PROTOCOLS = st.sampled_from(["tcp", "udp", "-", "carrier-pigeon"])
 @st.composite
 def command_lines(draw, workdir: Path) -> list[str]:
     command = draw(st.sampled_from(["verify", "check", "replay", "show", "versions", "impact", "order", "relies",
-                                    "list", "bogus"]))
+                                    "list", "users", "bogus"]))
     tiny = _tiny_series(workdir)
     if command == "verify":
         argv = ["verify", draw(st.sampled_from([tiny, "no-such-series", "💥"])), *SMOKE, "--user", "smb_send_kvec"]
@@ -128,6 +132,9 @@ def command_lines(draw, workdir: Path) -> list[str]:
     elif command == "relies":
         argv = ["relies", *SMOKE, "--user", draw(st.sampled_from(["smb_send_kvec", "nobody", "sock_xmit:recv",
                                                                    "xs_udp_send_request"]))]
+    elif command == "users":
+        argv = ["users", draw(USERS)] + draw(st.sampled_from([[], ["--series", "v3.18"], ["--series", "nope"]]))
+        argv += draw(st.sampled_from([[], ["--step", "s01"], ["--step", "v3.18"]]))
     else:
         argv = [command]
     # and now and then something that does not belong, anywhere

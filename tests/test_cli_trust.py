@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from checks.cache import VerdictCache, verdict_problem
+from checks.cache import VerdictCache
 from checks.cell import all_users
 from checks.harness import CellInput, ModelError, run_cell
 from checks.verdicts import CellVerdict, Counterexample, EngineRun, Status
-from model.kernel import FUEL, Kernel, OutOfBounds
+from model.kernel import Kernel
 from model.uaccess import KERNEL_DS, USER_DS
 from tests.conftest import plant
 
@@ -75,6 +75,8 @@ ONE_USER = 'name = "{name}"\norder = [{order}]\nusers = ["smb_send_kvec"]\n'
 # --- 1a: out of bounds --------------------------------------------------------------------------
 
 def test_a_user_copy_past_a_kernel_allocation_is_out_of_bounds(v318):
+    from model.kernel import OutOfBounds
+
     k = Kernel(v318)
     buf = k.mem.alloc_bytes(b"ab", name="segment 0")
     dst = k.mem.alloc_bytes(bytes(3))
@@ -114,6 +116,8 @@ def _loops_through_the_kernel(k, server, iov, n_vec, sent, mode="blocking"):
 
 
 def test_a_user_that_never_stops_calling_the_kernel_runs_out_of_fuel(v318):
+    from model.kernel import FUEL
+
     image = plant(v318, "smb_send_kvec", _loops_through_the_kernel)
     obs = run_cell(image, all_users()["smb_send_kvec"], "tcp", CellInput((1,), (), "blocking"))
     assert not obs.holds and obs.failure.startswith("livelock: ") and str(FUEL) in obs.failure
@@ -189,6 +193,12 @@ def _broken(**changes) -> CellVerdict:
     from dataclasses import replace
 
     return replace(v, **changes)
+
+
+def verdict_problem(v, cell=None):
+    from checks.cache import verdict_problem
+
+    return verdict_problem(v, cell)
 
 
 def test_a_fresh_looking_verdict_passes_validation():

@@ -228,7 +228,7 @@ DEFECTS = [
     ("copy_to_iter", copy_to_iter_keeps_finished_segment, "not stepped over"),
     ("memcpy_fromiovec", memcpy_fromiovec_const, "consumed by len"),
     ("memcpy_fromiovecend", memcpy_fromiovecend_ignores_offset, "kdata b"),
-    ("memcpy_toiovec", memcpy_toiovec_overruns_segment, "the segments b"),
+    ("memcpy_toiovec", memcpy_toiovec_overruns_segment, "past the end of its 1-byte kernel allocation"),
     ("csum_partial", csum_partial_drops_odd_tail, "checksum folds"),
     ("csum_block_add", csum_block_add_no_swap, "checksum folds"),
     ("csum_partial_copy_fromiovecend", csum_partial_copy_fromiovecend_adds_pieces, "checksum folds"),
