@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from checks.cell import PRIMITIVE, all_users
+from checks.cell import PRIMITIVE, all_users, reach
 from checks.engines import enumerate as enumeration
 from checks.engines import exhaustive
 from checks.harness import CellInput, run_cell
-from checks.matrix import _COMPOSED, _SERIES, cell_tasks, task_image, task_key
-from checks.profiles import Bounds, get_profile
+from checks.matrix import cell_tasks
+from checks.profiles import Bounds
 from checks.series import all_series, compose, load_series
 from checks.verdicts import Status
 
@@ -30,19 +30,24 @@ def failure_class(text: str) -> str:
 
 
 def distinct_cells():
-    """(label, image, user, protocol) for every distinct user cell of every series."""
-    profile = get_profile("smoke")
+    """(label, image, user, protocol) for every distinct user cell of every series: cells whose user
+    reaches the same definitions are one. Computed from the series alone (no state shared with other
+    test modules), so every pytest-xdist worker collects the same tests."""
     seen, cells = set(), []
     for path in all_series():
         s = load_series(str(path))
-        _SERIES[str(s.path)] = s
-        _COMPOSED[(str(s.path), None)] = compose(s)
+        composed = compose(s)
         for t in cell_tasks(s):
-            if t.user.startswith(PRIMITIVE) or (key := task_key(t, profile)) in seen:
+            if t.user.startswith(PRIMITIVE):
                 continue
-            seen.add(key)
-            cells.append((f"{s.name}:{t.step.split('_', 1)[0]}:{t.user}/{t.protocol}", task_image(t)[0],
-                          all_users()[t.user], t.protocol))
+            image = composed.images[t.step]
+            user = all_users()[t.user]
+            reached = frozenset((n, image.definitions[n].origin) for n in reach(image, user, t.protocol)
+                                if n in image.definitions)
+            if (t.user, t.protocol, reached) in seen:
+                continue
+            seen.add((t.user, t.protocol, reached))
+            cells.append((f"{s.name}:{t.step.split('_', 1)[0]}:{t.user}/{t.protocol}", image, user, t.protocol))
     return cells
 
 
