@@ -146,7 +146,7 @@ def run_tasks(tasks: list[CellTask], profile: Profile, jobs: int | None = None,
         if key in known or key in todo:
             cache.shared += 1
             continue
-        hit = cache.get(key)
+        hit = cache.get(key, (t.user, t.protocol))
         if hit is not None:
             known[key] = hit
         else:
