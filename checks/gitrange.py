@@ -111,6 +111,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -672,7 +673,11 @@ def verify_git(args) -> int:
         repo = open_repo(args.git if args.git is not None else ".")
         try:
             _temp_root(repo)  # an export inside the repository would change it: refuse before any output
-            return _verify_head(repo, sel, args) if args.git_head else _verify_range(repo, sel, args)
+            # with --json -, stdout is the JSON's alone: the running text goes to stderr
+            args.json_stream = sys.stdout
+            text = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", None) == "-" else nullcontext()
+            with text:
+                return _verify_head(repo, sel, args) if args.git_head else _verify_range(repo, sel, args)
         except KeyboardInterrupt as e:
             print(f"seriescheck: interrupted; nothing in {_where(repo)} was changed", file=sys.stderr)
             return 128 + e.signum if isinstance(e, _Stopped) else EXIT_INTERRUPTED
@@ -844,7 +849,10 @@ def _write_json(args, repo, sel: Selection, what: str, base: CommitResult | None
            "base": base.to_json() | {"cells": len(base.cells)} if base else None,
            "commits": commits, "first_regression": first}
     text = json.dumps(doc, indent=2)
-    print(text) if target == "-" else Path(target).write_text(text + "\n")
+    if target == "-":
+        print(text, file=getattr(args, "json_stream", sys.stdout), flush=True)
+    else:
+        Path(target).write_text(text + "\n")
 
 
 # --- upstream ----------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ class sock:
 
 def sk_begin_call(k, sk: sock) -> None:
     """Model only: a ->sendmsg/->recvmsg call starts; take its window from the world's script."""
-    sk.window = sk.peer.next_window()
+    timeouts = sk.sk_sndtimeo != MAX_SCHEDULE_TIMEOUT or sk.sk_rcvtimeo != MAX_SCHEDULE_TIMEOUT
+    sk.window = sk.peer.next_window(can_time_out=timeouts)
     sk.room = sk.window.room
 
 

@@ -10,7 +10,9 @@ a protocol or a user. Each ``->sendmsg``/``->recvmsg`` call on a socket takes th
 When the socket must wait, ``then`` says how the wait ends: ``ok`` (space or data comes: the
 rest of this call is unconstrained), ``signal`` (a signal is pending), ``error`` (the connection
 fails: ``sk_err`` is set), ``eof`` (the peer shuts down; receive only) or ``timeout`` (the socket's
-send or receive timeout expires; a socket without one waits on, as for ``ok``). ``MSG_DONTWAIT`` or a
+send or receive timeout expires). A socket whose timeouts are both infinite has none to expire: the
+world never ends its waits in ``timeout`` (a script that says so is read as ``ok``, which is what the
+model's waits did with it), and the exhaustive engine does not offer it. ``MSG_DONTWAIT`` or a
 zero timeout turns any wait into -EAGAIN. After the script the network is unconstrained, so a
 correct retry loop always terminates.
 
@@ -70,8 +72,9 @@ class Chooser(Protocol):
     def room(self, call: int) -> int | None:
         """The room of scripted call ``call``, or None: the script has ended (every later call is open)."""
 
-    def ending(self, call: int) -> str:
-        """How the wait of scripted call ``call`` ends (asked only if it waits and no signal is pending)."""
+    def ending(self, call: int, can_time_out: bool = True) -> str:
+        """How the wait of scripted call ``call`` ends (asked only if it waits and no signal is pending;
+        ``timeout`` is not an answer when the socket has no timeout to expire)."""
 
     def forced(self, call: int, then: str) -> None:
         """The wait of scripted call ``call`` ended in ``then`` without asking (a pending signal)."""
@@ -81,10 +84,14 @@ class CallWindow:
     """The window of one ``->sendmsg``/``->recvmsg`` call: its room, and how its wait ends, asked
     for once and only when the call waits. A pending signal ends every wait."""
 
-    __slots__ = ("peer", "call", "room", "scripted", "_then")
+    __slots__ = ("peer", "call", "room", "scripted", "script_then", "can_time_out", "_then")
 
-    def __init__(self, peer: Peer, call: int, room: int, scripted: bool, then: str | None = None):
-        self.peer, self.call, self.room, self.scripted, self._then = peer, call, room, scripted, then
+    def __init__(self, peer: Peer, call: int, room: int, scripted: bool, script_then: str | None = None,
+                 can_time_out: bool = True):
+        self.peer, self.call, self.room, self.scripted = peer, call, room, scripted
+        self.script_then = script_then  # what the script says (None: ask the chooser)
+        self.can_time_out = can_time_out
+        self._then: str | None = None  # how the wait ended, once it did
 
     @property
     def then(self) -> str:
@@ -109,7 +116,8 @@ class Peer:
     scripted: int = 0  # how many calls took a scripted window (0: the network never constrained the run)
     script_ended: bool = False
 
-    def next_window(self) -> CallWindow:
+    def next_window(self, can_time_out: bool = True) -> CallWindow:
+        """The next call's window; ``can_time_out``: the socket has a finite send or receive timeout."""
         if self.calls >= MAX_CALLS:
             raise Stalled(f"{self.calls} calls on one socket without finishing")
         call = self.calls
@@ -122,9 +130,9 @@ class Peer:
             w = self.script[call] if call < len(self.script) else None
             room, then = (w.room, w.then) if w is not None else (None, None)
         if room is None:
-            return CallWindow(self, call, OPEN.room, False, OPEN.then)
+            return CallWindow(self, call, OPEN.room, False, OPEN.then, can_time_out)
         self.scripted += 1
-        return CallWindow(self, call, room, True, then)
+        return CallWindow(self, call, room, True, then, can_time_out)
 
     def wait_ends(self, w: CallWindow) -> str:
         """How the wait of ``w`` ends: a pending signal ends it, else the script (or the chooser) says."""
@@ -132,12 +140,14 @@ class Peer:
             if w.scripted and self.chooser is not None:
                 self.chooser.forced(w.call, WAIT_SIGNAL)
             return WAIT_SIGNAL
-        if w._then is not None:
-            then = w._then
+        if w.script_then is not None:
+            then = w.script_then
         elif w.scripted and self.chooser is not None:
-            then = self.chooser.ending(w.call)
+            then = self.chooser.ending(w.call, w.can_time_out)
         else:
             then = OPEN.then
+        if then == WAIT_TIMEOUT and not w.can_time_out:
+            then = WAIT_OK  # no timeout to expire: the socket waits on
         self.signal_pending = then == WAIT_SIGNAL
         return then
 

@@ -32,7 +32,7 @@ from checks.profiles import Bounds
 from checks.verdicts import EngineRun, Status
 from model.kernel import KernelImage
 from model.users import User
-from model.world import WAIT_OK
+from model.world import WAIT_OK, WAIT_TIMEOUT
 
 ENGINE = "exhaustive"
 ROOM, ENDING = "room", "ending"  # the two kinds of choice point
@@ -65,6 +65,11 @@ class Trail:
     kinds: list[str] = field(default_factory=list)
     script: list[list] = field(default_factory=list)  # [room, then] per scripted call
 
+    @property
+    def untimed(self) -> tuple[str, ...]:
+        """The endings of a wait on a socket without a timeout to expire."""
+        return tuple(t for t in self.endings if t != WAIT_TIMEOUT)
+
     def _choose(self, kind: str, n: int) -> int:
         at = len(self.taken)
         answer = self.prefix[at] if at < len(self.prefix) else 0
@@ -83,8 +88,9 @@ class Trail:
         self.script.append([answer - 1, WAIT_OK])
         return answer - 1
 
-    def ending(self, call: int) -> str:
-        then = self.endings[self._choose(ENDING, len(self.endings))]
+    def ending(self, call: int, can_time_out: bool = True) -> str:
+        endings = self.endings if can_time_out else self.untimed
+        then = endings[self._choose(ENDING, len(endings))]
         self.script[call][1] = then
         return then
 
