@@ -93,7 +93,7 @@ def bench_cold(profile: str, subset: list[str], skip_previous: bool) -> Path:
     print(f"  warm is {100 * warm['wall'] / max(cold['wall'], 1e-9):.1f}% of cold")
     git = _git_range(cache, profile)
     if git is not None:
-        show_run("verify --git . --range HEAD~1..HEAD", git)
+        show_run("verify --git (README commit) HEAD~1..HEAD", git)
     if not skip_previous:
         print(f"previous engine side by side, series {', '.join(subset)} (each cold):")
         new = run_verify(Path(tempfile.mkdtemp(prefix="bench-new-")), "--profile", profile, *subset)
@@ -108,9 +108,19 @@ def bench_cold(profile: str, subset: list[str], skip_previous: bool) -> Path:
 
 
 def _git_range(cache: Path, profile: str) -> dict | None:
-    if subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD~1"], cwd=ROOT, capture_output=True).returncode:
+    """``verify --git CLONE --range HEAD~1..HEAD`` right after the verify above, as after a commit
+    that changes no verdict's inputs (a README line): a clone of HEAD with one such commit on top.
+    HEAD~1 is this checkout's HEAD, so with the checkout clean every cell comes from the cache."""
+    if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "model", "series", "checks"], cwd=ROOT).returncode:
+        print("  (verify --git skipped: model/, series/ or checks/ differ from HEAD)")
         return None
-    argv = [sys.executable, "-m", "checks", "verify", "--git", ".", "--range", "HEAD~1..HEAD", "--profile", profile]
+    clone = Path(tempfile.mkdtemp(prefix="bench-clone-")) / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--local", str(ROOT), str(clone)], check=True)
+    (clone / "README.md").write_text((clone / "README.md").read_text() + "\nA line.\n")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org"]
+    subprocess.run([*git, "commit", "--quiet", "-am", "README: a line"], cwd=clone, check=True)
+    argv = [sys.executable, "-m", "checks", "verify", "--git", str(clone), "--range", "HEAD~1..HEAD",
+            "--profile", profile]
     env = dict(os.environ, SERIESCHECK_CACHE=str(cache))
     c0, t0 = _children_cpu(), time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
