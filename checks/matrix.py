@@ -8,6 +8,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
 from checks.cache import VerdictCache, cell_key
@@ -189,6 +190,31 @@ def _compute(todo: dict[str, CellTask], profile: Profile, jobs: int, progress):
             _report(progress, v, t)
             yield key, v
         return
+    remaining = dict(todo)
+    for _ in range(POOL_ATTEMPTS):
+        try:
+            for key, v in _in_pool(remaining, profile, jobs, progress):
+                del remaining[key]
+                yield key, v
+            return
+        except BrokenProcessPool:  # a worker was killed (by hand, or out of memory): start a new pool
+            continue
+    for key, t in remaining.items():  # the pool broke every time: each cell alone, so one cell's death is its own
+        try:
+            yield from _in_pool({key: t}, profile, 1, progress)
+        except BrokenProcessPool:
+            v = CellVerdict(t.step, t.user, t.protocol, Status.UNKNOWN,
+                            "the worker process died computing this cell (killed, or out of memory), in a pool "
+                            f"of {jobs} and alone: no verdict; run again", 0.0)
+            _report(progress, v, t)
+            yield key, v
+
+
+# A pool whose worker dies is started again this many times; then each cell left runs alone.
+POOL_ATTEMPTS = 2
+
+
+def _in_pool(todo: dict[str, CellTask], profile: Profile, jobs: int, progress):
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = {pool.submit(_run_task, (t, profile)): (key, t) for key, t in todo.items()}

@@ -81,3 +81,36 @@ def test_git_range_reuses_the_verify_cache(tmp_path):
                             cwd=repo_dir, env=env, capture_output=True, text=True, timeout=300)
     assert ranged.returncode == 0, ranged.stdout + ranged.stderr
     assert _cache_files(cache) == before  # no verdict written again: every cell was read
+
+
+def _killing_series(tmp_path: Path, marker: Path | None) -> Path:
+    """A series whose one step kills the worker process running it: once (when ``marker`` does not
+    exist yet, which it then creates), or every time (``marker`` None)."""
+    d = tmp_path / "killer"
+    d.mkdir()
+    (d / "series.toml").write_text('name = "killer"\norder = ["s01_kill"]\nusers = ["smb_send_kvec"]\n')
+    once = f"    if Path({str(marker)!r}).exists():\n        return _clean(k, server, iov, n_vec, sent)\n" \
+           f"    Path({str(marker)!r}).touch()\n" if marker else ""
+    (d / "s01_kill.py").write_text(
+        '"""cifs: a step whose model code kills the process it runs in"""\n'
+        "import os\nimport signal\nfrom pathlib import Path\n\n"
+        "from checks.series import Step\nfrom model.users.cifs_transport import smb_send_kvec as _clean\n\n"
+        'STEP = Step(subject="cifs: a step whose model code kills the process it runs in")\n\n\n'
+        "def smb_send_kvec(k, server, iov, n_vec, sent):\n" + once +
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    return d
+
+
+def test_a_killed_worker_is_replaced_and_no_cell_is_lost(tmp_path):
+    series = load_series(str(_killing_series(tmp_path, tmp_path / "killed-once")))
+    result = verify_all([series], SMOKE, jobs=2, cache=VerdictCache(tmp_path / "cache"))[0]
+    assert (tmp_path / "killed-once").exists()  # a worker did die
+    assert not [c for c in result.cells if c.status.name == "UNKNOWN"]
+
+
+def test_a_cell_that_kills_every_worker_is_unknown_with_the_reason(tmp_path):
+    series = load_series(str(_killing_series(tmp_path, None)))
+    result = verify_all([series], SMOKE, jobs=2, cache=VerdictCache(tmp_path / "cache"))[0]
+    lost = [c for c in result.cells if c.user == "smb_send_kvec" and c.step.startswith("s01")]
+    assert lost and all(c.status.name == "UNKNOWN" and "worker process died" in c.evidence for c in lost)
+    assert all(c.status.name != "UNKNOWN" for c in result.cells if c.step == "v3.18")
