@@ -112,7 +112,8 @@ def _sequence(task, image, user, profile, verdict, engines: list[EngineRun]) -> 
     engines.append(replace(sab, engine=f"{sab.engine}-sabotaged"))
     if sab.status != Status.BROKEN:
         return verdict(Status.UNKNOWN, "vacuous: a wire that repeats a byte was not caught within the bounds", engines)
-    evidence = f"all {ex.explored} executions with {profile.exhaustive.describe()} hold"
+    runs = "inputs" if engine is enumeration else "executions"
+    evidence = f"all {ex.explored} {runs} with {profile.exhaustive.describe()} hold"
     if profile.hypothesis_enabled:
         from checks.engines import hypothesis
 
