@@ -20,7 +20,7 @@ from checks.engines import enumerate as enumeration
 from checks.engines import exhaustive
 from checks.engines.ceiling import SearchTimeout, ceiling
 from checks.harness import PROTOCOLS, CellInput, run_cell
-from checks.profiles import Bounds, Profile
+from checks.profiles import Profile
 from checks.verdicts import CellVerdict, Counterexample, EngineRun, Status
 from model.kernel import DoesNotBuild, KernelImage
 from model.socket import _PROTOSW
@@ -118,7 +118,7 @@ def _sequence(task, image, user, profile, verdict, engines: list[EngineRun]) -> 
         from checks.engines import hypothesis
 
         beyond = None  # spend the examples beyond what the exhaustive search has run, if there is a beyond
-        if profile.larger_scope_only and exceeds(profile.crosshair, profile.exhaustive):
+        if profile.larger_scope_only and profile.crosshair.exceeds(profile.exhaustive):
             beyond = profile.exhaustive
         hy = hypothesis.search(image, user, task.protocol, profile.crosshair, profile, beyond=beyond)
         engines.append(hy)
@@ -136,11 +136,6 @@ def _sequence(task, image, user, profile, verdict, engines: list[EngineRun]) -> 
             return verdict(Status.UNKNOWN, f"crosshair: {ch.detail}", engines)
         evidence += f"; crosshair ({profile.crosshair.describe()}): {ch.status.name} {ch.detail}"
     return verdict(Status.CONFIRMED, evidence, engines)
-
-
-def exceeds(scope: Bounds, bounds: Bounds) -> bool:
-    """Does ``scope`` hold inputs beyond ``bounds`` (so an engine restricted to them has any)?"""
-    return any(getattr(scope, f) > getattr(bounds, f) for f in ("max_segs", "max_seg_len", "max_windows", "max_room"))
 
 
 def _broken(task, image, user, run: EngineRun, verdict, engines) -> CellVerdict:

@@ -17,6 +17,15 @@ class Bounds:
     max_windows: int  # scripted ->sendmsg/->recvmsg calls before the network is unconstrained
     max_room: int  # bytes of room per scripted call
 
+    def holds(self, inp) -> bool:
+        """Is the cell input ``inp`` (kvec lengths, scripted windows) one of these bounds' inputs?"""
+        return (len(inp.segs) <= self.max_segs and all(n <= self.max_seg_len for n in inp.segs)
+                and len(inp.script) <= self.max_windows and all(r <= self.max_room for r, _ in inp.script))
+
+    def exceeds(self, other: Bounds) -> bool:
+        """Do these bounds hold inputs beyond ``other``'s?"""
+        return any(getattr(self, f) > getattr(other, f) for f in ("max_segs", "max_seg_len", "max_windows", "max_room"))
+
     def describe(self) -> str:
         return (
             f"<= {self.max_segs} segments of <= {self.max_seg_len} bytes, "

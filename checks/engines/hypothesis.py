@@ -64,12 +64,6 @@ BACKENDS = {"hypothesis": "hypothesis", "crosshair": "hypothesis-crosshair"}  # 
 SEED = 20141120  # the date of the mail; any fixed value does
 
 
-def within(inp: CellInput, bounds: Bounds) -> bool:
-    """Is ``inp`` one of the inputs of ``bounds`` (so the exhaustive search has run it)?"""
-    return (len(inp.segs) <= bounds.max_segs and all(n <= bounds.max_seg_len for n in inp.segs)
-            and len(inp.script) <= bounds.max_windows and all(r <= bounds.max_room for r, _ in inp.script))
-
-
 class UnknownBackend(ValueError):
     """``backend`` is neither "hypothesis" nor "crosshair" (Hypothesis' CrossHair backend, from the
     hypothesis-crosshair package). Use one of ``BACKENDS``."""
@@ -178,7 +172,7 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
                           [_decide(windows[i], 0, cell.window_codes - 1) for i in range(nwin)],
                           _decide(mode, 0, len(cell.modes) - 1))
         if beyond is not None:
-            assume(not within(inp, beyond))
+            assume(not beyond.holds(inp))
         seen.runs += 1
 
         def run():

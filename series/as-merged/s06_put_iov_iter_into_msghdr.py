@@ -22,6 +22,14 @@ skb_copy_and_csum_datagram_iovec(); unix_stream_sendmsg() and packet_snd()
 give it to skb_copy_datagram_from_iovec(); l2cap_skbuff_fromiovec() to its
 ->memcpy_fromiovec callback.
 
+SCTP (sctp_datamsg_from_user() hands &msg->msg_iter to
+sctp_user_addto_chunk(), which copies with copy_from_iter()) and tun
+(tun_sendmsg() hands &m->msg_iter to tun_get_user(); vhost-net's handle_tx()
+sets msg.msg_iter up over vq->iov, drivers/vhost/net.c:397-400@3.19.8) are
+converted here too: they read msg_iov, which this patch takes away.  Which
+3.19 commit converted each is not known [INF]; they are placed with the
+removal of msg_iov, which they need.
+
 ocfs2's o2net_send_tcp_msg() and lustre's ksocknal_lib_send_iov() need
 no change: they already call kernel_sendmsg() in 3.18
 (fs/ocfs2/cluster/tcp.c:935@3.18.9, drivers/staging/lustre/lnet/klnds/
@@ -74,12 +82,18 @@ from model.proto.af_unix import _SKB_MAX_ALLOC, _UNIX_SK_SNDBUF, _unix_peer_dead
 from model.proto.ip_output import _ip_icmp_error
 from model.proto.l2cap import l2cap_chan
 from model.proto.ping import _ICMPHDR_LEN, _PING_IDENT
+from model.proto.sctp import sctp_chunk as _sctp_chunk
+from model.proto.sctp import sctp_datamsg as _sctp_datamsg
+from model.proto.tun import _tun_rx
 from model.proto.udp import _UDPHDR_LEN, _udp_peer_skb
 from model.skbuff import sk_buff
 from model.sock import SEND_SHUTDOWN, sock
 from model.socket_h import AF_INET, MSG_DONTWAIT, MSG_OOB, MSG_TRUNC
+from model.socket_h import MSG_DONTWAIT as _MSG_DONTWAIT
 from model.uaccess import KERNEL_DS
 from model.uio import READ, WRITE
+from model.uio import WRITE as _WRITE
+from model.users.vhost_net import _vhost_get_vq_desc
 
 iov_iter = earlier("s04_iov_iter_kvec").iov_iter
 
@@ -449,7 +463,7 @@ def l2cap_skbuff_fromiovec(k, chan: l2cap_chan, msg: msghdr, len: int, count: in
     return sent
 
 
-# --- users converted by this patch, modelled with issue 11 --------------------
+# --- the other users this patch converts -----------------------------------
 # SCTP reads the message through msg_iter: 3.19's sctp_datamsg_from_user() hands
 # &msgh->msg_iter to sctp_user_addto_chunk(), which copies with copy_from_iter() (kernel-facts §3,
 # the SCTP row, T319 column; net/sctp/chunk.c and sm_make_chunk.c are not in the reference set,
@@ -457,8 +471,6 @@ def l2cap_skbuff_fromiovec(k, chan: l2cap_chan, msg: msghdr, len: int, count: in
 # it is placed with the removal of msg_iov, which it needs). The iterator advances chunk by chunk;
 # the caller's kvec array is not touched, as before.
 
-from model.proto.sctp import sctp_chunk as _sctp_chunk  # noqa: E402
-from model.proto.sctp import sctp_datamsg as _sctp_datamsg  # noqa: E402
 
 
 def sctp_datamsg_from_user(k, asoc, sinfo, msgh, msg_len: int):
@@ -508,12 +520,6 @@ def sctp_user_addto_chunk(k, chunk, len: int, from_) -> int:
 # skb_copy_datagram_from_iter() (drivers/net/tun.c:1034-1040, 1113@3.19.8; Herbert Xu's
 # conversion, kernel-facts §5 #4, ids not found). Placed with the removal of msg_iov, which they need.
 
-from model.errno import EFAULT as _EFAULT  # noqa: E402
-from model.kernel import NULL as _NULL  # noqa: E402
-from model.proto.tun import _tun_rx  # noqa: E402
-from model.socket_h import MSG_DONTWAIT as _MSG_DONTWAIT  # noqa: E402
-from model.uio import WRITE as _WRITE  # noqa: E402
-from model.users.vhost_net import _vhost_get_vq_desc  # noqa: E402
 
 
 def handle_tx(k, nvq, guest) -> None:
@@ -539,7 +545,7 @@ def handle_tx(k, nvq, guest) -> None:
         if not len:
             break
 
-        msg.msg_control = _NULL
+        msg.msg_control = NULL
         err = getattr(k, sock.ops.sendmsg)(None, sock, msg, len)
         if err < 0:
             # vhost_discard_vq_desc(vq, 1);
@@ -562,6 +568,6 @@ def tun_get_user(k, sk, msg_control, from_, noblock: int) -> int:
 
     err = k.skb_copy_datagram_from_iter(skb, 0, from_, len)
     if err:
-        return -_EFAULT
+        return -EFAULT
 
     return _tun_rx(k, sk, skb, total_len)

@@ -17,7 +17,9 @@ kvec with memcpy, so KERNEL_DS is not needed to read kernel memory.
 kernel_recvmsg() keeps set_fs(KERNEL_DS) and sock_recvmsg()'s size.
 
 sock_sendmsg()'s callers change in the same patch or the tree does not
-build; in this model the only one left is kernel_sendmsg() (ocfs2 and
+build; in this model they are kernel_sendmsg() and the sunrpc server's
+svc_sendto(), whose UDP cork becomes sock_sendmsg(sock, &msg)
+(net/sunrpc/svcsock.c:260@4.1.6) (ocfs2 and
 lustre call kernel_sendmsg() already in 3.18: fs/ocfs2/cluster/tcp.c:935
 and drivers/staging/lustre/lnet/klnds/socklnd/socklnd_lib-linux.c:114,
 both @3.18.9).
@@ -42,9 +44,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from checks.series import Step
+from model.in_h import IPPROTO_UDP as _IPPROTO_UDP
 from model.kernel import Ptr
 from model.net_h import socket
+from model.socket_h import MSG_MORE as _MSG_MORE
 from model.uio import ITER_KVEC, WRITE
+from model.users.svcsock import _PAGE_SIZE
 
 if TYPE_CHECKING:  # the 3.19 struct msghdr of s06; only annotations name it
     from model.socket_h import msghdr
@@ -73,12 +78,9 @@ def kernel_sendmsg(k, sock: socket, msg: msghdr, vec: Ptr, num: int, size: int) 
     return k.sock_sendmsg(sock, msg)
 
 
-# --- users converted by this patch, modelled with issue 11 --------------------
+# --- the other users this patch converts -----------------------------------
 # sock_sendmsg()'s other callers change in the same patch, or the tree does not build.
 
-from model.in_h import IPPROTO_UDP as _IPPROTO_UDP  # noqa: E402
-from model.socket_h import MSG_MORE as _MSG_MORE  # noqa: E402
-from model.users.svcsock import _PAGE_SIZE  # noqa: E402
 
 
 def svc_sendto(k, rqstp, xdr) -> int:

@@ -5,6 +5,12 @@ through msg->msg_iter, and the iovec behind it is never written: drop
 msg_iov and msg_iovlen from struct msghdr, and stop kernel_sendmsg()/
 kernel_recvmsg() setting them.  Anything still reading them no longer
 builds, which is the point: the checks show nothing does.
+
+SCTP's and tun's ->sendmsg() read msg_iov until here: they take msg_iter
+now (sctp_user_addto_chunk() with copy_from_iter(), tun_get_user() with
+skb_copy_datagram_from_iter()), and vhost-net's handle_tx() sets msg_iter up
+over vq->iov.  These are the same definitions as as-merged's s06 (the 3.19
+forms), repeated so that this step reads as its patch.
 """
 
 from __future__ import annotations
@@ -12,9 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from checks.series import Step, earlier
+from model.errno import EFAULT
 from model.kernel import NULL, Ptr
+from model.proto.sctp import sctp_chunk as _sctp_chunk
+from model.proto.sctp import sctp_datamsg as _sctp_datamsg
+from model.proto.tun import _tun_rx
+from model.socket_h import MSG_DONTWAIT as _MSG_DONTWAIT
 from model.uaccess import KERNEL_DS
 from model.uio import READ, WRITE
+from model.uio import WRITE as _WRITE
+from model.users.vhost_net import _vhost_get_vq_desc
 
 iov_iter = earlier("as-merged/s04_iov_iter_kvec").iov_iter
 
@@ -56,7 +69,7 @@ def kernel_recvmsg(k, sock, msg, vec: Ptr, num: int, size: int, flags: int) -> i
     return result
 
 
-# --- users converted by this patch, modelled with issue 11 --------------------
+# --- the other users this patch converts -----------------------------------
 # SCTP reads the message through msg_iter: 3.19's sctp_datamsg_from_user() hands
 # &msgh->msg_iter to sctp_user_addto_chunk(), which copies with copy_from_iter() (kernel-facts §3,
 # the SCTP row, T319 column; net/sctp/chunk.c and sm_make_chunk.c are not in the reference set,
@@ -64,9 +77,6 @@ def kernel_recvmsg(k, sock, msg, vec: Ptr, num: int, size: int, flags: int) -> i
 # it is placed with the removal of msg_iov, which it needs; as-merged has it in s06). The
 # iterator advances chunk by chunk; the caller's kvec array is not touched, as before.
 
-from model.errno import EFAULT  # noqa: E402
-from model.proto.sctp import sctp_chunk as _sctp_chunk  # noqa: E402
-from model.proto.sctp import sctp_datamsg as _sctp_datamsg  # noqa: E402
 
 
 def sctp_datamsg_from_user(k, asoc, sinfo, msgh, msg_len: int):
@@ -116,12 +126,6 @@ def sctp_user_addto_chunk(k, chunk, len: int, from_) -> int:
 # skb_copy_datagram_from_iter() (drivers/net/tun.c:1034-1040, 1113@3.19.8; Herbert Xu's
 # conversion, kernel-facts §5 #4, ids not found). Placed with the removal of msg_iov, which they need (as-merged: s06).
 
-from model.errno import EFAULT as _EFAULT  # noqa: E402
-from model.kernel import NULL as _NULL  # noqa: E402
-from model.proto.tun import _tun_rx  # noqa: E402
-from model.socket_h import MSG_DONTWAIT as _MSG_DONTWAIT  # noqa: E402
-from model.uio import WRITE as _WRITE  # noqa: E402
-from model.users.vhost_net import _vhost_get_vq_desc  # noqa: E402
 
 
 def handle_tx(k, nvq, guest) -> None:
@@ -147,7 +151,7 @@ def handle_tx(k, nvq, guest) -> None:
         if not len:
             break
 
-        msg.msg_control = _NULL
+        msg.msg_control = NULL
         err = getattr(k, sock.ops.sendmsg)(None, sock, msg, len)
         if err < 0:
             # vhost_discard_vq_desc(vq, 1);
@@ -170,6 +174,6 @@ def tun_get_user(k, sk, msg_control, from_, noblock: int) -> int:
 
     err = k.skb_copy_datagram_from_iter(skb, 0, from_, len)
     if err:
-        return -_EFAULT
+        return -EFAULT
 
     return _tun_rx(k, sk, skb, total_len)
