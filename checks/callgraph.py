@@ -97,19 +97,20 @@ def reachable(image: KernelImage, roots: set[str], extra_functions: tuple[Functi
     tables: set[str] = set()
     while todo:
         name = todo.pop()
-        if name in seen or name not in image:
-            continue
-        seen.add(name)
-        d = image.definitions[name]
-        if isinstance(d.obj, FunctionType):
-            uses = function_uses(d.obj)
-            todo |= {n for n, _ in uses.symbols if n in image} - seen
-            # a callee named by a string: getattr(k, "ip_generic_getfrag"), a getfrag argument
-            todo |= {s for s in uses.strings if s in image and s.isidentifier()} - seen
-            fields_read |= {a for a, _ in uses.attributes}
-        elif table_methods(d):
-            tables.add(name)
-        if not todo:  # follow the table fields read so far; repeat until nothing new is reached
+        if name not in seen and name in image:
+            seen.add(name)
+            d = image.definitions[name]
+            if isinstance(d.obj, FunctionType):
+                uses = function_uses(d.obj)
+                todo |= {n for n, _ in uses.symbols if n in image} - seen
+                # a callee named by a string: getattr(k, "ip_generic_getfrag"), a getfrag argument
+                todo |= {s for s in uses.strings if s in image and s.isidentifier()} - seen
+                fields_read |= {a for a, _ in uses.attributes}
+            elif table_methods(d):
+                tables.add(name)
+        # Whatever was popped last, follow the table fields read so far before stopping (the
+        # result must not depend on the order a set pops in); repeat until nothing new is reached.
+        if not todo:
             todo = {m for t in tables for f, m in table_methods(image.definitions[t]).items()
                     if f in fields_read and m in image} - seen
     return seen
