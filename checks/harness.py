@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from model.errno import errname
@@ -63,6 +64,7 @@ def _is_count(n: object, most: int) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= most
 
 
+@cache
 def message_bytes(n: int) -> bytes:
     """The message: distinct bytes while it fits the alphabet."""
     return bytes(ALPHABET[i % len(ALPHABET)] for i in range(n))
@@ -134,14 +136,20 @@ class Observation:
 
 
 def _setup_segments(k: Kernel, segs: tuple[int, ...], fill: bytes, direction: str):
+    alloc, kvec = k.mem.alloc_bytes, k.kvec
     bufs, kv, off = [], [], 0
     for i, n in enumerate(segs):
-        data = fill[off : off + n] if direction == SEND else bytes([UNFILLED]) * n
-        p = k.mem.alloc_bytes(data, name=f"segment {i}")
+        p = alloc(fill[off : off + n] if direction == SEND else _unfilled(n), name=f"segment {i}")
         bufs.append((p, n))
-        kv.append(k.kvec(iov_base=p, iov_len=n))
+        kv.append(kvec(iov_base=p, iov_len=n))
         off += n
     return k.mem.alloc_array(kv, name="caller's kvec[]"), bufs
+
+
+@cache
+def _unfilled(n: int) -> bytes:
+    """A receive buffer of ``n`` bytes, none of them yet written by the kernel."""
+    return bytes([UNFILLED]) * n
 
 
 def _sabotaged(got: bytes, sabotage: str | None) -> bytes:

@@ -50,20 +50,20 @@ def segment_shapes(bounds: Bounds, user: User) -> Iterator[tuple[int, ...]]:
         yield from itertools.product(range(bounds.max_seg_len + 1), repeat=n)
 
 
-@dataclass
 class Trail:
     """The world's answers for one run: ``prefix`` first, then the first answer at each point.
 
     Records each choice point met (its kind and how many answers it had) and the script the
     answers make, so the run can be replayed as a plain ``CellInput``."""
 
-    prefix: tuple[int, ...]
-    bounds: Bounds
-    endings: tuple[str, ...]
-    taken: list[int] = field(default_factory=list)
-    arity: list[int] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
-    script: list[list] = field(default_factory=list)  # [room, then] per scripted call
+    __slots__ = ("prefix", "bounds", "endings", "taken", "arity", "kinds", "script")
+
+    def __init__(self, prefix: tuple[int, ...], bounds: Bounds, endings: tuple[str, ...]):
+        self.prefix, self.bounds, self.endings = prefix, bounds, endings
+        self.taken: list[int] = []
+        self.arity: list[int] = []
+        self.kinds: list[str] = []
+        self.script: list[list] = []  # [room, then] per scripted call
 
     @property
     def untimed(self) -> tuple[str, ...]:
@@ -97,17 +97,15 @@ class Trail:
     def forced(self, call: int, then: str) -> None:
         self.script[call][1] = then
 
-    def windows(self, upto: int) -> int:
-        """Scripted windows among the first ``upto`` answers."""
-        return sum(1 for k, a in zip(self.kinds[:upto], self.taken[:upto], strict=True) if k == ROOM and a)
-
     def branches(self) -> Iterator[tuple[int, tuple[int, ...]]]:
         """Every prefix that differs from this run first at a point past its own prefix: (windows, prefix)."""
-        for at in range(len(self.prefix), len(self.taken)):
-            before = self.windows(at)
-            for answer in range(1, self.arity[at]):
-                grows = self.kinds[at] == ROOM
-                yield before + grows, (*self.taken[:at], answer)
+        windows = 0  # scripted windows among the answers before ``at``
+        for at, (kind, answer) in enumerate(zip(self.kinds, self.taken, strict=True)):
+            if at >= len(self.prefix):
+                grows = kind == ROOM
+                for other in range(1, self.arity[at]):
+                    yield windows + grows, (*self.taken[:at], other)
+            windows += kind == ROOM and answer != 0
 
 
 @dataclass
