@@ -144,6 +144,8 @@ def _budget_text(engine: str, profile: Profile, budgets: dict) -> str:
     if engine == "exhaustive":
         return f"all inputs, {profile.exhaustive.describe()}"
     if engine == "crosshair":
+        if profile.crosshair_max_iterations:
+            return f"{profile.crosshair_max_iterations} iterations per cell, {profile.crosshair.describe()}"
         return (f"{profile.crosshair_per_condition_timeout:g} s per cell (per path "
                 f"{profile.crosshair_per_path_timeout:g} s), {profile.crosshair.describe()}")
     if engine.startswith("hypothesis"):
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="defect ids (default: the whole corpus and its limits)")
     ap.add_argument("--crosshair-timeout", type=float, default=None,
                     help="CrossHair per-condition budget for the bench (default: the profile's)")
+    ap.add_argument("--crosshair-iterations", type=int, default=None, help="CrossHair's count budget per cell")
     ap.add_argument("--hypothesis-examples", type=int, default=None)
     ap.add_argument("--hypothesis-crosshair-examples", type=int, default=None)
     ap.add_argument("--json", default=None, help="write every outcome to this file")
@@ -204,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = get_profile(args.profile)
     if args.crosshair_timeout is not None:
         profile = replace(profile, crosshair_per_condition_timeout=args.crosshair_timeout)
+    if args.crosshair_iterations is not None:
+        profile = replace(profile, crosshair_max_iterations=args.crosshair_iterations)
     budgets = {
         "hypothesis": args.hypothesis_examples or hypothesis_engine.budget(profile, "hypothesis"),
         "hypothesis-crosshair": args.hypothesis_crosshair_examples or hypothesis_engine.budget(profile, "crosshair"),

@@ -65,11 +65,11 @@ PROFILES = {
         name="quick",
         exhaustive=Bounds(max_segs=3, max_seg_len=3, max_windows=3, max_room=3),
         crosshair=Bounds(max_segs=4, max_seg_len=6, max_windows=4, max_room=8),
-        # a count budget, so a loaded machine gets the same verdicts as an idle one (about 5-10
-        # inputs, 0.2 s idle); the time is only a ceiling, past which the cell is UNKNOWN
+        # a count budget, so a loaded machine gets the same verdicts as an idle one (an input per
+        # iteration, about 35 ms each); the time is only a ceiling, past which the cell is UNKNOWN
         crosshair_per_condition_timeout=20.0,
         crosshair_per_path_timeout=1.0,
-        crosshair_max_iterations=20,
+        crosshair_max_iterations=4,
         crosshair_enabled=_CROSSHAIR_ENGINE,
         hypothesis_max_examples=100,
         exhaustive_timeout=120.0,

@@ -50,7 +50,7 @@ from crosshair.core_and_libs import MessageType, analyze_function, run_checkable
 from crosshair.options import AnalysisOptionSet
 from crosshair.statespace import AnalysisMessage
 
-from checks.engines.crosshair_harness import BoundsError, Cell, Probe, contract_for
+from checks.engines.crosshair_harness import MAX_SEGS, MAX_WINDOWS, Cell, Probe, contract_for
 from checks.harness import run_cell
 from checks.profiles import Bounds, Profile
 from checks.verdicts import EngineRun, Status
@@ -108,6 +108,9 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
         return EngineRun(ENGINE, status, probe.runs, round(time.perf_counter() - t0, 3), detail, counterexample,
                          to_counterexample, budget=budget, seed=CROSSHAIR_SEED)
 
+    if not cell.fits():
+        return run(Status.UNKNOWN, f"the CrossHair harness chooses at most {MAX_SEGS} segments and {MAX_WINDOWS} "
+                   f"windows; {bounds.describe()} is wider (lower the profile's crosshair bounds)")
     try:
         with enabled_auditwall():
             checkables = analyze_function(fn, options_for(profile))
@@ -152,8 +155,10 @@ def _replay(cell: Cell, fn, message: AnalysisMessage, run, solver_seconds: float
     """Believe a counterexample only once it fails again, concretely, in a fresh kernel."""
     try:
         args = parse_call(message.message, fn)
-        inp = cell.decode(**args)
-    except (UnreadableCounterexample, BoundsError) as e:
+        if not all(isinstance(v, int) for v in args.values()):
+            raise UnreadableCounterexample(f"arguments that are not all ints: {args!r}")
+        inp = cell.input_of(**args)
+    except UnreadableCounterexample as e:
         return run(Status.UNKNOWN, f"could not read the counterexample ({e}): {message.message}")
     obs = run_cell(cell.image, cell.user, cell.proto, inp, cell.sabotage)
     if obs.holds:

@@ -1,9 +1,9 @@
 """Hypothesis over one cell: random (or, with its CrossHair backend, solver-steered) search of the
 CrossHair engine's input scope, with a count budget and a fixed seed.
 
-Same scope and encoding as checks/crosshair_harness.py: ``segs`` (the caller's kvec lengths),
+Same scope and window codes as checks/crosshair_harness.py: ``segs`` (the caller's kvec lengths),
 ``windows`` (one int per scripted call: ``room * len(endings) + ending``) and ``mode`` (an index
-into the user's modes), bounded by ``profile.crosshair``, decoded by ``Cell.decode``. The oracle
+into the user's modes), bounded by ``profile.crosshair``, decoded by ``Cell.window``. The oracle
 is ``run_cell``'s. What it says is evidence, as for the other engines:
 
 * a failing example is replayed with ``run_cell`` in a fresh kernel, outside Hypothesis, before
@@ -168,9 +168,9 @@ def search(image: KernelImage, user: User, proto: str, bounds: Bounds, profile: 
     def cell_contract(segs: list[int], windows: list[int], mode: int) -> None:
         nsegs = _decide(len(segs), 1, cell.max_segs)
         nwin = _decide(len(windows), 0, cell.max_windows)
-        inp = cell.decode([_decide(segs[i], 0, cell.max_seg_len) for i in range(nsegs)],
-                          [_decide(windows[i], 0, cell.window_codes - 1) for i in range(nwin)],
-                          _decide(mode, 0, len(cell.modes) - 1))
+        inp = CellInput(tuple(_decide(segs[i], 0, cell.max_seg_len) for i in range(nsegs)),
+                        tuple(cell.window(_decide(windows[i], 0, cell.window_codes - 1)) for i in range(nwin)),
+                        cell.modes[_decide(mode, 0, len(cell.modes) - 1)])
         if beyond is not None:
             assume(not beyond.holds(inp))
         seen.runs += 1

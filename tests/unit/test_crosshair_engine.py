@@ -82,15 +82,31 @@ def test_bounds_no_input_passes_are_vacuous(v318):
 def test_counterexample_text_is_read_as_the_call(v318):
     cell = Cell.of(v318, all_users()["iscsit_do_rx_data"], "tcp", QUICK.crosshair)
     fn = contract_for(cell, Probe())
-    text = ("false when calling cell_contract(v1:=[2, 0], v1, 0) "
+    text = ("false when calling cell_contract(nsegs=2, s0=2, s1=-5, s2=9, s3=0, s4=0, s5=0, s6=0, s7=0, "
+            "nwin=2, w0=2, w1=0, w2=0, w3=0, w4=0, w5=0, w6=0, w7=0, mode=0) "
             "(which returns Observation(rc=-1, failure='reported (1) ...'))")
     args = crosshair_engine.parse_call(text, fn)
-    assert args == {"segs": [2, 0], "windows": [2, 0], "mode": 0}
-    inp = cell.decode(**args)
+    assert args["s1"] == -5 and args["nwin"] == 2
+    inp = cell.input_of(**args)
+    # a value below its range counts as its lowest; lengths past nsegs are not read
     assert inp == CellInput((2, 0), ((0, cell.endings[2]), (0, cell.endings[0])), cell.modes[0])
-    assert cell.encode(inp) == ([2, 0], [2, 0], 0)
+    assert cell.input_of(**cell.arguments(inp)) == inp
     with pytest.raises(crosshair_engine.UnreadableCounterexample):
         crosshair_engine.parse_call("Not confirmed.", fn)
+
+
+def test_every_argument_value_is_an_input_within_the_bounds(v318):
+    """No precondition filters cell_contract's arguments: any ints map into the bounds."""
+    cell = Cell.of(v318, all_users()["smb_send_kvec"], "tcp", QUICK.crosshair)
+    b = QUICK.crosshair
+    for v in (-100, -1, 0, 1, 3, 7, 1000):
+        inp = cell.input_of(v, *[v] * 8, v, *[v] * 8, v)
+        assert b.holds(inp) and len(inp.segs) >= 1 and inp.mode in cell.modes
+
+
+def test_bounds_wider_than_the_harness_are_refused(v318):
+    run = _search(v318, "smb_send_kvec", bounds=Bounds(max_segs=9, max_seg_len=2, max_windows=1, max_room=1))
+    assert run.status == Status.UNKNOWN and "at most 8 segments" in run.detail
 
 
 def test_the_analysed_function_is_run_cell_on_plain_arguments(v318):
@@ -99,7 +115,7 @@ def test_the_analysed_function_is_run_cell_on_plain_arguments(v318):
     cell = Cell.of(v318, user, "tcp", QUICK.crosshair)
     probe = Probe()
     inp = CellInput((2,), ((1, "signal"),))
-    obs = contract_for(cell, probe)(*cell.encode(inp))
+    obs = contract_for(cell, probe)(**cell.arguments(inp))
     assert probe.runs == 1
     assert obs == run_cell(v318, user, "tcp", inp)
 
