@@ -22,19 +22,15 @@ up as an unreproducible counterexample, UNKNOWN). The wall is scoped (dormant af
 its audit hook stays installed in the process and it sets ``sys.dont_write_bytecode``; no other
 thread of the process may do I/O while a cell is analysed (the matrix workers have none).
 
-Measured (2 cores shared with other jobs, so CPU seconds; Python 3.11.7, crosshair-tool 0.0.113,
-quick profile: crosshair bounds <= 4 segments of <= 6 bytes, <= 3 windows of room <= 8, 4 s):
+Measured 2026-12-03 (2 cores, Python 3.11.7, crosshair-tool 0.0.113, the quick scope <= 4 segments
+of <= 6 bytes, <= 4 windows of room <= 8; every iteration runs one input, about 35 ms of CrossHair
+each, nearly all of it solver checks):
 
-* iscsit_do_tx_data/tcp: BROKEN after 74 inputs, 1.7-2.1 s (3 runs; 12-31 inputs, 0.4-0.8 s
-  at four other search seeds); the counterexample (6 bytes, one window of room 1 ending in a
-  signal) replays.
-* sabotage "repeat" on smb_send_kvec and iscsit_do_rx_data: BROKEN on the first input, 0.08 s.
-* smb_send_kvec/tcp and iscsit_do_rx_data/tcp: NOT_REFUTED after the whole budget, 120-170
-  inputs (about 25 ms of CrossHair per input; run_cell alone takes 0.1 ms); no false alarm.
-* the nine planted defects of tests/detection, five seeds each: 45 of 45 BROKEN, median 11
-  inputs and 0.34 s, worst 100 inputs and 2.3 s. smb_send_rqst's own failure (1.6% of the
-  inputs): 4 of 5. Two defects outside the exhaustive bounds: 10 of 10, worst 1.8 s. One that
-  fails on 0.5% of the inputs: 0 of 5, and not in 30 s either.
+* iscsit_do_tx_data/tcp: BROKEN at the 24th input, 0.86 s; smb_send_rqst/tcp at the 4th, 0.18 s.
+  Both counterexamples replay.
+* smb_send_kvec/tcp, iscsit_do_rx_data/tcp and the other holding cells: NOT_REFUTED; no false alarm.
+* the detection corpus (bench/detection.py): 29/46 at 3 iterations, 32/46 at 4 (the quick budget),
+  38/46 at 5, 40/46 at 8 and at 20. The harness before (lists with ``pre:`` lines) found 13/46 at 20.
 * with the model traced, iscsit_do_tx_data is not found at all (see the harness).
 """
 
