@@ -459,3 +459,37 @@ def test_eagain_is_what_a_nonblocking_new_user_sees_on_a_full_buffer(v318):
     k, sock, _ = _boot(v318, "udp", script=[(0, "ok")])
     vec, _ = _kvecs(k, [b"ab"])
     assert k.do_send(sock, vec, 1, 2, 0x40) == -EAGAIN
+
+
+# --- vhost-net rx on msg_iter (as-merged): the 3.19 and 4.1 forms --------------------------------
+
+
+def tun_put_user_ignores_the_iterator_offset(k, sk, skb, iter):
+    """3.19 tun_put_user() that copies into a fresh iterator over the same iovec: it ignores how far
+    msg_iter was advanced (iov_offset), as a copy that reads ``iter->iov`` directly would."""
+    to = k.iov_iter()
+    k.iov_iter_init(to, 0, iter.iov, iter.nr_segs, iter.count + iter.iov_offset)
+    k.skb_copy_datagram_iter(skb, 0, to, skb.len)
+    return skb.len
+
+
+@pytest.mark.parametrize("step,planted", [
+    ("s06_put_iov_iter_into_msghdr", False),  # msg_iter over vq->iov after move_iovec_hdr()
+    ("s14_kill_iovec_c", False),  # 4.1: msg_iter advanced past the header, header through ``fixup``
+    ("s14_kill_iovec_c", True),  # ... and a tun_put_user() that ignores the advance is caught
+])
+def test_vhost_handle_rx_on_msg_iter(step, planted):
+    """handle_rx() sets msg_iter with iov_iter_init(&msg.msg_iter, READ, vq->iov, in, sock_len) after
+    move_iovec_hdr() in 3.19 (vhost/net.c:628-633@3.19.8); 4.1 inits it over the whole chain and
+    advances it past the header, then writes the header into a copy (:587-611@4.1.6). Only 4.1 leaves
+    an offset inside a segment for tun_put_user() to honour (s06 pops the header off the iovec)."""
+    from checks.series import compose, load_series
+
+    image = compose(load_series("as-merged")).images[step]
+    if planted:
+        image = plant(image, "tun_put_user", tun_put_user_ignores_the_iterator_offset)
+    task = CellTask("as-merged", "series/as-merged", step, "handle_rx", "tun")
+    v = check_cell(task, image, frozenset(), SMOKE)
+    assert v.status == (Status.BROKEN if planted else Status.CONFIRMED), v.evidence
+    plain = run_cell(image, all_users()["handle_rx"], "tun", CellInput((2, 1)))
+    assert plain.holds != planted, plain.failure
