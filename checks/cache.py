@@ -8,7 +8,10 @@ versions. The key hashes:
 * the source of checks/ and of model/ (the base kernel, the world, private helpers that the call
   graph cannot see through): editing them invalidates everything, which is rare;
 * for each reachable definition introduced by a series step: its name, its step and the source of
-  that step's file; and the struct members removed so far (they decide "does not build").
+  that step's file; the names of the reachable base definitions (a step that removes one the cell
+  reaches changes them: without it, the cell would reuse the verdict of the step before, which
+  still had the symbol, and hide its "undefined reference"); and the struct members removed so far
+  (they decide "does not build").
 
 So editing one step re-checks only the cells that reach one of its definitions, and a verdict is
 reused across steps, orders and series that compose the same definitions.
@@ -67,6 +70,7 @@ def cell_key(image: KernelImage, names: set[str], user: str, protocol: str, remo
         "format": FORMAT, "user": user, "protocol": protocol, "profile": profile_json, "tools": tools,
         "checker": _tree_hash("checks"), "model": _tree_hash("model"), "steps": steps,
         "removed": sorted(map(list, removed)),
+        "base": sorted(n for n in names if (d := image.definitions.get(n)) is not None and d.origin == BASE_VERSION),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 

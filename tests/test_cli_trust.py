@@ -384,3 +384,23 @@ def test_a_primitive_that_exits_is_a_model_error(tmp_path):
     d = make_series(tmp_path / "prim", 'name = "prim"\norder = ["s01_csum"]\nusers = ["smb_send_kvec"]\n',
                     {"s01_csum": step})
     one_error_line(seriescheck("verify", str(d), *SMOKE, "--jobs", "2"), "SystemExit")
+
+
+def test_a_step_that_removes_a_base_symbol_a_cell_reaches_gets_its_own_key(v318):
+    """Found with vhost-net's rx: as-merged s14 removes memcpy_toiovecend(), which handle_rx() in its
+    3.19 form still called; the cell's key at s14 equalled the one at s13 (only step definitions were
+    hashed), so `check` showed s13's CONFIRMED where the kernel does not build."""
+    from checks.cache import cell_key
+    from checks.cell import CellTask, cell_reach
+    from model.kernel import KernelImage
+
+    task = CellTask("v3.18", "series/v3.18", "v3.18", "handle_rx", "tun")
+    defs = {n: d for n, d in v318.definitions.items() if n != "memcpy_toiovecend"}
+    without = KernelImage("v3.18-memcpy_toiovecend", defs)
+    reach_with, reach_without = cell_reach(v318, task), cell_reach(without, task)
+    assert "memcpy_toiovecend" in reach_with and "memcpy_toiovecend" not in reach_without
+
+    def key(image, names):
+        return cell_key(image, names, task.user, task.protocol, frozenset(), {}, {})
+
+    assert key(v318, reach_with) != key(without, reach_without)

@@ -1,5 +1,5 @@
 """drivers/net/tun.c (v3.18): a tun device's socket as vhost-net uses it: tun_sendmsg() and
-tun_get_user(); ``tun_socket_ops``, ``tun_proto``.
+tun_get_user(), tun_recvmsg(), tun_do_read() and tun_put_user(); ``tun_socket_ops``, ``tun_proto``.
 
 tun_sendmsg() (drivers/net/tun.c:1456@3.18.9) hands ``m->msg_iov`` and the length to
 tun_get_user() (:1013), which reads the packet from the iovec by offset
@@ -19,8 +19,26 @@ stack is the world's peer, which receives the packet as a datagram. The socket i
 (sk_alloc(net, AF_UNSPEC, ..., &tun_proto), ``tun_socket_ops``); the model creates it with
 sock_create_kern(AF_UNSPEC, SOCK_RAW, 0), which stands for opening /dev/net/tun and TUNSETIFF
 (the kernel's socket has no type; no caller reads it). tun_get_user() takes the socket's sk
-where the kernel passes ``tun, tfile`` (tfile->socket.sk). Only the send path: vhost-net's receive
-(tun_recvmsg()) is not modelled.
+where the kernel passes ``tun, tfile`` (tfile->socket.sk).
+
+Receive (vhost-net's handle_rx()): tun_recvmsg() (drivers/net/tun.c:1471@3.18.9) accepts only
+MSG_DONTWAIT|MSG_TRUNC|MSG_ERRQUEUE (else -EINVAL) and hands ``m->msg_iov`` and ``total_len`` to
+tun_do_read() (:1347), which takes one skb off the socket's receive queue with
+__skb_recv_datagram() (-EAGAIN on an empty queue under MSG_DONTWAIT) and gives it to
+tun_put_user() (:1230). Without tun_pi or vnet header that copies min(skb->len, len) bytes with
+skb_copy_datagram_const_iovec(skb, 0, iv, 0, len), by offset (the iovec is not modified), ignores
+the copy's result, and returns skb->len; tun_recvmsg() then sets MSG_TRUNC in ``m->msg_flags`` when
+that exceeds ``total_len`` and returns the packet's length under MSG_TRUNC, else ``total_len``.
+
+The world for the receive side: the host stack's packets reach the queue whole (tun_net_xmit():
+skb_queue_tail() of the skb, :806@3.18.9; not modelled) and wake vhost-net's rx poll;
+the caller (model/users/vhost_net.py) lets the peer's message arrive as one packet before it runs
+handle_rx(), and the next one only after the first has been taken, so the queue holds at most one
+packet and "the datagram" _skb_recv_datagram() takes is exactly it. The call's window is taken
+(sk_begin_call: calls are counted) but its room is not read: the packet is already queued when
+vhost-net, which peeked it first, reads it with MSG_DONTWAIT, so nothing can arrive during the call
+and no wait happens. No MSG_ERRQUEUE (vhost-net never sets it), no vlan tag (vlan_hlen 0), the
+device stays attached (no -EBADFD) and registered (no -EIO).
 """
 
 from __future__ import annotations
@@ -28,9 +46,9 @@ from __future__ import annotations
 from model.errno import EFAULT, EINVAL
 from model.kernel import Ptr
 from model.net_h import proto_ops, socket
-from model.proto._net_core import _sock_alloc_send_skb
+from model.proto._net_core import _datagram_skb, _skb_recv_datagram, _sock_alloc_send_skb
 from model.sock import SHUTDOWN_MASK, proto, sock
-from model.socket_h import AF_UNSPEC, MSG_DONTWAIT, msghdr
+from model.socket_h import AF_UNSPEC, MSG_DONTWAIT, MSG_TRUNC, msghdr
 
 TUN_TUN_DEV = 0x0001
 TUN_TAP_DEV = 0x0002
@@ -39,6 +57,7 @@ TUN_NO_PI = 0x0040
 TUN_VNET_HDR = 0x0200
 
 _TUN_FLAGS = TUN_TUN_DEV | TUN_NO_PI  # tun->flags: see above
+_MSG_ERRQUEUE = 0x2000  # include/linux/socket.h (model/socket_h.py does not define it)
 
 
 def _tun_gone(k, sk: sock) -> None:
@@ -89,5 +108,45 @@ def tun_sendmsg(k, iocb, sock: socket, m: msghdr, total_len: int) -> int:
     return k.tun_get_user(sock.sk, m.msg_control, m.msg_iov, total_len, m.msg_iovlen, m.msg_flags & MSG_DONTWAIT)
 
 
-tun_socket_ops = proto_ops(family=AF_UNSPEC, sendmsg="tun_sendmsg", recvmsg="")
+def tun_put_user(k, sk: sock, skb, iv: Ptr, len: int) -> int:
+    """Put packet to the user space buffer."""
+    total = 0
+    # no vlan tag: vlan_hlen = 0; no TUN_VNET_HDR: vnet_hdr_sz = 0; TUN_NO_PI: no struct tun_pi
+    copied = total
+    len = min(skb.len, len)  # min_t(int, skb->len + vlan_hlen, len)
+    total += skb.len
+    k.skb_copy_datagram_const_iovec(skb, 0, iv, copied, len)  # result not checked (:1338@3.18.9)
+    # done: tun->dev->stats.tx_packets++; tun->dev->stats.tx_bytes += len;
+    return total
+
+
+def tun_do_read(k, sk: sock, iv: Ptr, len: int, noblock: int) -> int:
+    if not len:
+        return 0
+    # tun->dev->reg_state == NETREG_REGISTERED
+    # Read frames from queue
+    data = _skb_recv_datagram(k, sk, MSG_DONTWAIT if noblock else 0, _tun_gone)
+    if isinstance(data, int):
+        return data  # ret = err (0: NULL skb after a shutdown)
+    skb = _datagram_skb(k, data)
+    ret = k.tun_put_user(sk, skb, iv, len)
+    # kfree_skb(skb);
+    return ret
+
+
+def tun_recvmsg(k, iocb, sock: socket, m: msghdr, total_len: int, flags: int) -> int:
+    k.sk_begin_call(sock.sk)  # the window's room is not read: see the module's docstring
+    # tun = __tun_get(tfile): attached
+    if flags & ~(MSG_DONTWAIT | MSG_TRUNC | _MSG_ERRQUEUE):
+        return -EINVAL  # goto out
+    # MSG_ERRQUEUE: sock_recv_errqueue(); vhost-net never sets it
+    ret = k.tun_do_read(sock.sk, m.msg_iov, total_len, flags & MSG_DONTWAIT)
+    if ret > total_len:
+        m.msg_flags |= MSG_TRUNC
+        ret = ret if flags & MSG_TRUNC else total_len
+    # out: tun_put(tun);
+    return ret
+
+
+tun_socket_ops = proto_ops(family=AF_UNSPEC, sendmsg="tun_sendmsg", recvmsg="tun_recvmsg")
 tun_proto = proto(name="tun", sendmsg="", recvmsg="")

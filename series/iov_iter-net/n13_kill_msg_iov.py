@@ -19,15 +19,19 @@ from dataclasses import dataclass, field
 
 from checks.series import Step, earlier
 from model.errno import EFAULT
+from model.errno import EINVAL as _EINVAL
 from model.kernel import NULL, Ptr
 from model.proto.sctp import sctp_chunk as _sctp_chunk
 from model.proto.sctp import sctp_datamsg as _sctp_datamsg
-from model.proto.tun import _tun_rx
+from model.proto.tun import _MSG_ERRQUEUE, _tun_rx
 from model.socket_h import MSG_DONTWAIT as _MSG_DONTWAIT
+from model.socket_h import MSG_TRUNC as _MSG_TRUNC
 from model.uaccess import KERNEL_DS
 from model.uio import READ, WRITE
+from model.uio import READ as _READ
+from model.uio import UIO_MAXIOV as _UIO_MAXIOV
 from model.uio import WRITE as _WRITE
-from model.users.vhost_net import _vhost_get_vq_desc
+from model.users.vhost_net import _VIRTIO_NET_HDR_LEN, _vhost_get_vq_desc
 
 iov_iter = earlier("as-merged/s04_iov_iter_kvec").iov_iter
 
@@ -177,3 +181,68 @@ def tun_get_user(k, sk, msg_control, from_, noblock: int) -> int:
         return -EFAULT
 
     return _tun_rx(k, sk, skb, total_len)
+
+
+# handle_rx() sets msg.msg_iter with iov_iter_init(&msg.msg_iter, READ, vq->iov, in, sock_len)
+# after move_iovec_hdr(), and with iov_iter_init(&msg.msg_iter, READ, vq->iov, 1, 1) for an overrun
+# (drivers/vhost/net.c:607, 628-633@3.19.8); tun_recvmsg() hands &m->msg_iter to tun_do_read()
+# (drivers/net/tun.c:1491@3.19.8).
+
+
+def handle_rx(k, nvq, guest) -> None:
+    vq = nvq.vq
+    msg = k.msghdr()
+    msg.msg_control = NULL  # FIXME: get and handle RX aux data.
+    msg.msg_flags = _MSG_DONTWAIT
+    hdr = k.mem.alloc_bytes(bytes(_VIRTIO_NET_HDR_LEN), name="hdr")
+    total_len = 0
+
+    sock = vq.private_data
+    if sock is None:
+        return
+    vhost_hlen = nvq.vhost_hlen
+    sock_hlen = nvq.sock_hlen
+    mergeable = False
+    in_ = [0]
+
+    while True:
+        sock_len = k.peek_head_len(sock.sk)
+        if not sock_len:
+            break
+        sock_len += sock_hlen
+        vhost_len = sock_len + vhost_hlen
+        headcount = k.get_rx_bufs(vq, guest, vhost_len, in_, _UIO_MAXIOV if mergeable else 1)
+        # On error, stop handling until the next kick.
+        if headcount < 0:
+            break
+        # On overrun, truncate and discard
+        if headcount > _UIO_MAXIOV:
+            k.iov_iter_init(msg.msg_iter, _READ, vq.iov, 1, 1)
+            err = getattr(k, sock.ops.recvmsg)(None, sock, msg, 1, _MSG_DONTWAIT | _MSG_TRUNC)
+            continue
+        # OK, now we need to know about added descriptors.
+        if not headcount:
+            break
+        if vhost_hlen:
+            # Skip header. TODO: support TSO.
+            k.move_iovec_hdr(vq.iov, nvq.hdr, vhost_hlen, in_[0])
+        k.iov_iter_init(msg.msg_iter, _READ, vq.iov, in_[0], sock_len)
+        err = getattr(k, sock.ops.recvmsg)(None, sock, msg, sock_len, _MSG_DONTWAIT | _MSG_TRUNC)
+        # Userspace might have consumed the packet meanwhile. Discard data we got (if any) and keep going.
+        if err != sock_len:
+            continue  # vhost_discard_vq_desc(vq, headcount);
+        if vhost_hlen and k.memcpy_toiovecend(nvq.hdr, hdr, 0, vhost_hlen):
+            break  # vq_err(vq, "Unable to write vnet_hdr at addr %p\n", vq->iov->iov_base);
+        guest.used_len = vhost_len  # vhost_add_used_and_signal_n(&net->dev, vq, vq->heads, headcount);
+        total_len += vhost_len
+
+
+def tun_recvmsg(k, iocb, sock, m, total_len: int, flags: int) -> int:
+    k.sk_begin_call(sock.sk)  # the window's room is not read: see model/proto/tun.py
+    if flags & ~(_MSG_DONTWAIT | _MSG_TRUNC | _MSG_ERRQUEUE):
+        return -_EINVAL
+    ret = k.tun_do_read(sock.sk, m.msg_iter, flags & _MSG_DONTWAIT)
+    if ret > total_len:
+        m.msg_flags |= _MSG_TRUNC
+        ret = ret if flags & _MSG_TRUNC else total_len
+    return ret

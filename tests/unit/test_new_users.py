@@ -28,6 +28,7 @@ NEW_USERS = {
     "rxrpc_send_packet": ("udp",),
     "send_to_sock": ("tcp", "sctp"),
     "handle_tx": ("tun",),
+    "handle_rx": ("tun",),
 }
 
 
@@ -232,6 +233,61 @@ def test_vhost_handle_tx_strips_the_header_from_vq_iov_and_retries_from_the_ring
     assert guest.used and peer.datagrams == [b"abc"]
 
 
+def _vhost_rx_setup(k, sock, sizes: list[int]):
+    """A guest RX chain of buffers of ``sizes`` in user memory (the first holds the 10-byte header)."""
+    from model.kernel import USER_SPACE
+    from model.users.vhost_net import _guest_rx
+
+    bufs = [k.mem.alloc_bytes(b"." * n, space=USER_SPACE) for n in sizes]
+    guest = _guest_rx(chain=tuple(zip(bufs, sizes, strict=True)))
+    iov = k.mem.alloc_array([k.iovec(iov_base=NULL, iov_len=0) for _ in sizes])
+    hdr = k.mem.alloc_array([k.iovec(iov_base=NULL, iov_len=0) for _ in sizes])
+    nvq = k.vhost_net_virtqueue(vq=k.vhost_virtqueue(iov=iov, private_data=sock), hdr=hdr)
+    return guest, nvq, iov, bufs
+
+
+def test_vhost_handle_rx_skips_the_header_and_writes_it_after_the_packet(v318):
+    """handle_rx() peeks the packet's length (vhost/net.c:462-477@3.18.9), takes one chain for
+    packet + header (get_rx_bufs(), quota 1 without MRG_RXBUF: :490-546), pops the header off
+    vq->iov with move_iovec_hdr() (:622-624), reads with MSG_DONTWAIT|MSG_TRUNC (:630), writes the
+    zeroed virtio-net header through nvq->hdr (:641-646) and uses the chain with vhost_len; tun
+    copies by offset (tun_put_user(), tun.c:1338@3.18.9). The next packet has no buffer: it stays."""
+    k, sock, peer = _boot(v318, "tun", incoming=b"abc!#")
+    guest, nvq, iov, bufs = _vhost_rx_setup(k, sock, [12, 1])
+    peer.arrive(3)
+    k.handle_rx(nvq, guest)
+    assert guest.used_len == 13 and peer.consumed == 3
+    assert k.mem.read(bufs[0], 12) + k.mem.read(bufs[1], 1) == bytes(10) + b"abc"
+    assert (k.mem.elem(iov).iov_base, k.mem.elem(iov).iov_len) == (bufs[0] + 10, 2)  # popped, not consumed
+    peer.arrive(2)
+    k.handle_rx(nvq, guest)
+    assert peer.consumed == 3 and peer.queued() == 2  # no buffer left: the next packet stays queued
+
+
+def test_vhost_handle_rx_discards_a_packet_its_buffers_cannot_hold(v318):
+    """A chain shorter than packet + header is an overrun (get_rx_bufs(): UIO_MAXIOV + 1,
+    vhost/net.c:541-545@3.18.9): the packet is read with len 1 and MSG_TRUNC and dropped
+    (:601-607), the chain is not used; tun_recvmsg() returns the packet's length under MSG_TRUNC
+    and sets MSG_TRUNC in msg_flags (tun.c:1493-1496@3.18.9)."""
+    k, sock, peer = _boot(v318, "tun", incoming=b"abcd")
+    guest, nvq, _, _ = _vhost_rx_setup(k, sock, [12])
+    peer.arrive(4)
+    k.handle_rx(nvq, guest)
+    assert guest.used_len is None and peer.consumed == 4 and peer.queued() == 0
+    from model.kernel import USER_SPACE
+    from model.socket_h import MSG_DONTWAIT, MSG_TRUNC
+
+    k2, sock2, peer2 = _boot(v318, "tun", incoming=b"abcd")
+    buf = k2.mem.alloc_bytes(b"..", space=USER_SPACE)
+    vec = k2.mem.alloc_array([k2.iovec(iov_base=buf, iov_len=2)])
+    msg = k2.msghdr(msg_iov=vec, msg_iovlen=1)
+    peer2.arrive(4)
+    assert k2.tun_recvmsg(None, sock2, msg, 2, MSG_DONTWAIT | MSG_TRUNC) == 4
+    assert msg.msg_flags & MSG_TRUNC and k2.mem.read(buf, 2) == b"ab"
+    assert (k2.mem.elem(vec).iov_base, k2.mem.elem(vec).iov_len) == (buf, 2)  # by offset: not consumed
+    assert k2.tun_recvmsg(None, sock2, k2.msghdr(msg_iov=vec, msg_iovlen=1), 2, MSG_DONTWAIT) == -EAGAIN
+
+
 def test_every_new_user_holds_on_a_plain_send_or_receive(v318):
     users = all_users()
     for name, protos in NEW_USERS.items():
@@ -333,6 +389,29 @@ def move_iovec_hdr_forgets_base(k, from_, to, len, iov_count):
     return seg
 
 
+def move_iovec_hdr_pops_twice(k, from_, to, len, iov_count):
+    """vhost advancing twice: the header is popped off vq->iov two times (20 bytes, not 10)."""
+    from model.users.vhost_net import move_iovec_hdr
+
+    move_iovec_hdr(k, from_, to, len, iov_count)
+    return move_iovec_hdr(k, from_, to, len, iov_count)
+
+
+def get_rx_bufs_offers_a_used_chain(k, vq, guest, datalen, iovcount, quota):
+    """get_rx_bufs() that hands out the guest's chain again after it was used (a stale ring)."""
+    from model.users.vhost_net import get_rx_bufs
+
+    guest.used_len = None
+    return get_rx_bufs(k, vq, guest, datalen, iovcount, quota)
+
+
+def tun_put_user_ignores_its_offset(k, sk, skb, iv, len):
+    """tun_put_user() that copies past the first byte of the iovec (an offset of 1 instead of
+    ``copied``) and still reports the packet's length."""
+    k.skb_copy_datagram_const_iovec(skb, 0, iv, 1, min(skb.len, len))
+    return skb.len
+
+
 DEFECTS = [
     # (id, symbol, defect, user, protocol)
     ("svc send goes on after a short head", "svc_send_common", svc_send_common_goes_on_after_a_short_head,
@@ -352,6 +431,9 @@ DEFECTS = [
     ("sctp chunks forget their offset", "sctp_user_addto_chunk", sctp_user_addto_chunk_forgets_offset,
      "send_to_sock", "sctp"),
     ("vhost header pop forgets iov_base", "move_iovec_hdr", move_iovec_hdr_forgets_base, "handle_tx", "tun"),
+    ("vhost rx pops the header twice", "move_iovec_hdr", move_iovec_hdr_pops_twice, "handle_rx", "tun"),
+    ("vhost rx reuses a used chain", "get_rx_bufs", get_rx_bufs_offers_a_used_chain, "handle_rx", "tun"),
+    ("tun rx ignores its offset", "tun_put_user", tun_put_user_ignores_its_offset, "handle_rx", "tun"),
 ]
 
 
@@ -377,3 +459,37 @@ def test_eagain_is_what_a_nonblocking_new_user_sees_on_a_full_buffer(v318):
     k, sock, _ = _boot(v318, "udp", script=[(0, "ok")])
     vec, _ = _kvecs(k, [b"ab"])
     assert k.do_send(sock, vec, 1, 2, 0x40) == -EAGAIN
+
+
+# --- vhost-net rx on msg_iter (as-merged): the 3.19 and 4.1 forms --------------------------------
+
+
+def tun_put_user_ignores_the_iterator_offset(k, sk, skb, iter):
+    """3.19 tun_put_user() that copies into a fresh iterator over the same iovec: it ignores how far
+    msg_iter was advanced (iov_offset), as a copy that reads ``iter->iov`` directly would."""
+    to = k.iov_iter()
+    k.iov_iter_init(to, 0, iter.iov, iter.nr_segs, iter.count + iter.iov_offset)
+    k.skb_copy_datagram_iter(skb, 0, to, skb.len)
+    return skb.len
+
+
+@pytest.mark.parametrize("step,planted", [
+    ("s06_put_iov_iter_into_msghdr", False),  # msg_iter over vq->iov after move_iovec_hdr()
+    ("s14_kill_iovec_c", False),  # 4.1: msg_iter advanced past the header, header through ``fixup``
+    ("s14_kill_iovec_c", True),  # ... and a tun_put_user() that ignores the advance is caught
+])
+def test_vhost_handle_rx_on_msg_iter(step, planted):
+    """handle_rx() sets msg_iter with iov_iter_init(&msg.msg_iter, READ, vq->iov, in, sock_len) after
+    move_iovec_hdr() in 3.19 (vhost/net.c:628-633@3.19.8); 4.1 inits it over the whole chain and
+    advances it past the header, then writes the header into a copy (:587-611@4.1.6). Only 4.1 leaves
+    an offset inside a segment for tun_put_user() to honour (s06 pops the header off the iovec)."""
+    from checks.series import compose, load_series
+
+    image = compose(load_series("as-merged")).images[step]
+    if planted:
+        image = plant(image, "tun_put_user", tun_put_user_ignores_the_iterator_offset)
+    task = CellTask("as-merged", "series/as-merged", step, "handle_rx", "tun")
+    v = check_cell(task, image, frozenset(), SMOKE)
+    assert v.status == (Status.BROKEN if planted else Status.CONFIRMED), v.evidence
+    plain = run_cell(image, all_users()["handle_rx"], "tun", CellInput((2, 1)))
+    assert plain.holds != planted, plain.failure
