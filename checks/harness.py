@@ -19,12 +19,14 @@ ended well (a real Ctrl-C still stops the checker: see ``watch_interrupts``).
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import FunctionType
 
 from model.errno import errname
 from model.in_h import IPPROTO_ICMP, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP
@@ -184,6 +186,14 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
     except AttributeError as e:
         # a slots struct without the field, or a kernel without the symbol: "does not build"
         raise DoesNotBuild(str(e), _model_frame(e)) from e
+    except TypeError as e:
+        name = _prototype_mismatch(e, image)
+        if name is None:
+            raise ModelError(f"{_model_frame(e)}: TypeError: {e}") from e
+        # a caller and the definition of a kernel function in this image disagree on its
+        # parameters: the compiler's "too few arguments to function" (steps applied out of order)
+        raise DoesNotBuild(f"call of {name}() does not match its definition in this kernel ({e})",
+                           _model_frame(e)) from e
     except DoesNotBuild:
         raise
     except Exception as e:
@@ -208,6 +218,19 @@ def run_cell(image: KernelImage, user: User, proto: str, inp: CellInput, sabotag
     if failure is None and rc < 0 and total and not peer.scripted:
         failure = f"failed ({errname(rc)}) although the network never made the socket wait"
     return Observation(rc, message, got, consumed, failure)
+
+
+_ARITY = re.compile(r"^(\w+)\(\) (?:missing \d+ required|takes \d+|takes from|got an unexpected keyword|"
+                    r"got multiple values)")
+
+
+def _prototype_mismatch(e: TypeError, image: KernelImage) -> str | None:
+    """The kernel function whose call ``e`` rejected for its arguments, or None: a TypeError of
+    the model's own making (a wrong operand, a Python builtin misused) is a model error."""
+    m = _ARITY.match(str(e))
+    if m is None or m.group(1) not in image.definitions:
+        return None
+    return m.group(1) if isinstance(image.definitions[m.group(1)].obj, FunctionType) else None
 
 
 class ModelError(Exception):

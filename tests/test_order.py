@@ -353,3 +353,19 @@ def test_a_review_over_budget_reads_one_place_moves_along_a_safe_order(evaluator
     assert [(c.after, c.before) for c in r.constraints] == [("s01_rx_leaves", "s02_rx_by_hand")]
     assert r.constraints[0].witness.cell == "iscsit_do_rx_data/tcp"
     assert r.free == ["s03_sendmsg_same"]
+
+
+
+def test_a_step_before_the_one_it_builds_on_does_not_build():
+    """as-merged s06 calls tun_do_read() as s03 redefines it; before s03 the call does not match
+    3.18's definition: the compiler's "too few arguments", DOES_NOT_BUILD, never a model error."""
+    from checks.cell import all_users
+    from checks.harness import CellInput, run_cell
+    from checks.series import compose
+    from model.kernel import DoesNotBuild
+
+    series = load_series("as-merged")
+    order = tuple(series.step(s).id for s in ("s01", "s02", "s04", "s05", "s06"))
+    image = compose(series, order).images[order[-1]]
+    with pytest.raises(DoesNotBuild, match=r"call of tun_do_read\(\) does not match its definition"):
+        run_cell(image, all_users()["handle_rx"], "tun", CellInput((1,)))
