@@ -69,7 +69,7 @@ PROFILES = {
         # iteration, about 35 ms each); the time is only a ceiling, past which the cell is UNKNOWN
         crosshair_per_condition_timeout=20.0,
         crosshair_per_path_timeout=1.0,
-        crosshair_max_iterations=4,
+        crosshair_max_iterations=3,
         crosshair_enabled=_CROSSHAIR_ENGINE,
         hypothesis_max_examples=100,
         exhaustive_timeout=120.0,
