@@ -71,7 +71,7 @@ PROFILES = {
         crosshair_per_path_timeout=1.0,
         crosshair_max_iterations=3,
         crosshair_enabled=_CROSSHAIR_ENGINE,
-        hypothesis_max_examples=100,
+        hypothesis_max_examples=80,
         exhaustive_timeout=120.0,
         cell_timeout=300.0,
     ),
