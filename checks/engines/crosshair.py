@@ -29,7 +29,7 @@ each, nearly all of it solver checks):
 * iscsit_do_tx_data/tcp: BROKEN at the 24th input, 0.86 s; smb_send_rqst/tcp at the 4th, 0.18 s.
   Both counterexamples replay.
 * smb_send_kvec/tcp, iscsit_do_rx_data/tcp and the other holding cells: NOT_REFUTED; no false alarm.
-* the detection corpus (bench/detection.py): 29/46 at 3 iterations, 32/46 at 4 (the quick budget),
+* the detection corpus (bench/detection.py): 29/46 at 3 iterations (the quick budget), 32/46 at 4,
   38/46 at 5, 40/46 at 8 and at 20. The harness before (lists with ``pre:`` lines) found 13/46 at 20.
 * with the model traced, iscsit_do_tx_data is not found at all (see the harness).
 """
